@@ -1,0 +1,1 @@
+//! Runnable SpiralTorch examples; see `examples/`.

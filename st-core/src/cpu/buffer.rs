@@ -1,0 +1,215 @@
+//! [`CpuBuffer`]: 64-byte aligned host memory, viewed as a slice of any element type, with a
+//! pool that recycles large freed buffers so hot loops do not pay page faults on every output.
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::storage::{DeviceBuffer, Storage};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One 64-byte, 64-aligned chunk (a cache line; enough alignment for AVX-512 loads).
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct Chunk([u8; 64]);
+
+/// Buffers at least this large go back to the pool when freed.
+const POOL_MIN_BYTES: usize = 1 << 20;
+/// Upper bound on pooled memory.
+const POOL_MAX_BYTES: usize = 1 << 30;
+
+struct Pool {
+    by_chunks: BTreeMap<usize, Vec<Vec<Chunk>>>,
+    bytes: usize,
+    hits: u64,
+    misses: u64,
+}
+
+static POOL: Mutex<Pool> =
+    Mutex::new(Pool { by_chunks: BTreeMap::new(), bytes: 0, hits: 0, misses: 0 });
+
+/// Statistics of the CPU buffer pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Bytes held in the pool, ready for reuse.
+    pub pooled_bytes: usize,
+    /// Large allocations served from the pool.
+    pub hits: u64,
+    /// Large allocations that needed fresh memory.
+    pub misses: u64,
+}
+
+/// Current pool statistics.
+pub fn pool_stats() -> PoolStats {
+    let p = POOL.lock();
+    PoolStats { pooled_bytes: p.bytes, hits: p.hits, misses: p.misses }
+}
+
+fn take_chunks(n: usize) -> Vec<Chunk> {
+    if n * 64 >= POOL_MIN_BYTES {
+        let mut p = POOL.lock();
+        // Accept a pooled buffer up to 1/8 larger than needed.
+        let key = p.by_chunks.range(n..=n + n / 8).next().map(|(k, _)| *k);
+        if let Some(k) = key {
+            let list = p.by_chunks.get_mut(&k).expect("key just found");
+            let mut v = list.pop().expect("pool lists are never empty");
+            if list.is_empty() {
+                p.by_chunks.remove(&k);
+            }
+            p.bytes -= v.capacity() * 64;
+            p.hits += 1;
+            v.truncate(n);
+            return v;
+        }
+        p.misses += 1;
+    }
+    // Fresh zeroed memory: the OS maps zero pages lazily, so this is cheap until written.
+    vec![Chunk([0; 64]); n]
+}
+
+/// Host memory holding `len` elements of `dtype`.
+pub struct CpuBuffer {
+    chunks: Vec<Chunk>,
+    dtype: DType,
+    len: usize,
+}
+
+impl CpuBuffer {
+    /// A buffer for `len` elements with unspecified (but initialized) contents: pooled memory
+    /// is reused as is. Kernels overwrite every element.
+    pub fn for_output(dtype: DType, len: usize) -> CpuBuffer {
+        let bytes = len * dtype.size_in_bytes();
+        CpuBuffer { chunks: take_chunks(bytes.div_ceil(64)), dtype, len }
+    }
+
+    /// A buffer holding a copy of `data`.
+    pub fn from_slice<T: Element>(data: &[T]) -> CpuBuffer {
+        let mut b = CpuBuffer::for_output(T::DTYPE, data.len());
+        b.as_mut_slice::<T>().copy_from_slice(data);
+        b
+    }
+
+    /// A buffer holding a copy of raw bytes of `dtype` elements.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the byte count is not a multiple of the element size.
+    pub fn from_bytes(dtype: DType, bytes: &[u8]) -> Result<CpuBuffer> {
+        let es = dtype.size_in_bytes();
+        if bytes.len() % es != 0 {
+            return Err(Error::invalid(
+                "upload",
+                format!("{} bytes is not a whole number of {dtype} elements", bytes.len()),
+            ));
+        }
+        let mut b = CpuBuffer::for_output(dtype, bytes.len() / es);
+        b.bytes_mut().copy_from_slice(bytes);
+        Ok(b)
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<Chunk, u8>(&self.chunks)[..self.len * self.dtype.size_in_bytes()]
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        let n = self.len * self.dtype.size_in_bytes();
+        &mut bytemuck::cast_slice_mut::<Chunk, u8>(&mut self.chunks)[..n]
+    }
+
+    /// The elements as `T` (which must match the dtype's size and be its Rust type).
+    #[inline]
+    pub fn as_slice<T: Element>(&self) -> &[T] {
+        debug_assert_eq!(T::DTYPE, self.dtype);
+        &bytemuck::cast_slice::<Chunk, T>(&self.chunks)[..self.len]
+    }
+
+    /// Mutable elements as `T`.
+    #[inline]
+    pub fn as_mut_slice<T: Element>(&mut self) -> &mut [T] {
+        debug_assert_eq!(T::DTYPE, self.dtype);
+        let len = self.len;
+        &mut bytemuck::cast_slice_mut::<Chunk, T>(&mut self.chunks)[..len]
+    }
+
+    /// Wraps into shared [`Storage`].
+    pub fn into_storage(self) -> Storage {
+        Arc::new(self)
+    }
+
+    /// Downcasts a kernel input buffer to a CPU buffer.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the buffer belongs to another backend (the dispatcher checks
+    /// devices first, so this signals a bug).
+    #[inline]
+    pub fn downcast(buf: &dyn DeviceBuffer) -> Result<&CpuBuffer> {
+        buf.as_any()
+            .downcast_ref::<CpuBuffer>()
+            .ok_or_else(|| Error::Internal("cpu kernel received a non-cpu buffer".into()))
+    }
+}
+
+impl Drop for CpuBuffer {
+    fn drop(&mut self) {
+        let cap = self.chunks.capacity();
+        if cap * 64 < POOL_MIN_BYTES {
+            return;
+        }
+        let mut p = POOL.lock();
+        if p.bytes + cap * 64 > POOL_MAX_BYTES {
+            return;
+        }
+        let v = std::mem::take(&mut self.chunks);
+        p.bytes += cap * 64;
+        p.by_chunks.entry(cap).or_default().push(v);
+    }
+}
+
+impl DeviceBuffer for CpuBuffer {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn len_bytes(&self) -> usize {
+        self.len * self.dtype.size_in_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_are_reused() {
+        let n = (4 << 20) / 4 + 17; // an unusual size no other test uses
+        drop(CpuBuffer::for_output(DType::F32, n));
+        let before = pool_stats().hits;
+        let b = CpuBuffer::for_output(DType::F32, n);
+        assert_eq!(b.len(), n);
+        assert!(pool_stats().hits > before);
+    }
+
+    #[test]
+    fn slices_are_aligned_and_sized() {
+        let b = CpuBuffer::from_slice(&[1.0f64, 2.0, 3.0]);
+        assert_eq!(b.as_slice::<f64>(), &[1.0, 2.0, 3.0]);
+        assert_eq!(b.as_slice::<f64>().as_ptr() as usize % 64, 0);
+        assert_eq!(b.bytes().len(), 24);
+    }
+}

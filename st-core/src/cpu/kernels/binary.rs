@@ -1,0 +1,149 @@
+//! Binary arithmetic with broadcasting: add, sub, mul, div, pow, maximum, minimum.
+//! Inputs arrive broadcast to the output shape and promoted to one dtype.
+
+use super::util::map2;
+use crate::dispatch::KernelArgs;
+use crate::dtype::{Bool8, DType};
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::register_kernel;
+use crate::storage::Storage;
+use half::{bf16, f16};
+
+/// Arithmetic of one element type, as the binary kernels need it.
+pub trait Arith: crate::dtype::Element {
+    /// a + b (wrapping for integers).
+    fn add(a: Self, b: Self) -> Self;
+    /// a - b.
+    fn sub(a: Self, b: Self) -> Self;
+    /// a * b.
+    fn mul(a: Self, b: Self) -> Self;
+    /// a / b.
+    fn div(a: Self, b: Self) -> Self;
+    /// a ** b.
+    fn pow(a: Self, b: Self) -> Self;
+    /// max(a, b), propagating NaN.
+    fn max(a: Self, b: Self) -> Self;
+    /// min(a, b), propagating NaN.
+    fn min(a: Self, b: Self) -> Self;
+}
+
+macro_rules! float_arith {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            #[inline(always)] fn add(a: Self, b: Self) -> Self { a + b }
+            #[inline(always)] fn sub(a: Self, b: Self) -> Self { a - b }
+            #[inline(always)] fn mul(a: Self, b: Self) -> Self { a * b }
+            #[inline(always)] fn div(a: Self, b: Self) -> Self { a / b }
+            #[inline(always)] fn pow(a: Self, b: Self) -> Self { a.powf(b) }
+            #[inline(always)] fn max(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() { Self::NAN } else if a >= b { a } else { b }
+            }
+            #[inline(always)] fn min(a: Self, b: Self) -> Self {
+                if a.is_nan() || b.is_nan() { Self::NAN } else if a <= b { a } else { b }
+            }
+        }
+    )*};
+}
+float_arith!(f32, f64);
+
+macro_rules! half_arith {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            #[inline(always)] fn add(a: Self, b: Self) -> Self { <$t>::from_f32(a.to_f32() + b.to_f32()) }
+            #[inline(always)] fn sub(a: Self, b: Self) -> Self { <$t>::from_f32(a.to_f32() - b.to_f32()) }
+            #[inline(always)] fn mul(a: Self, b: Self) -> Self { <$t>::from_f32(a.to_f32() * b.to_f32()) }
+            #[inline(always)] fn div(a: Self, b: Self) -> Self { <$t>::from_f32(a.to_f32() / b.to_f32()) }
+            #[inline(always)] fn pow(a: Self, b: Self) -> Self { <$t>::from_f32(a.to_f32().powf(b.to_f32())) }
+            #[inline(always)] fn max(a: Self, b: Self) -> Self { <$t>::from_f32(<f32 as Arith>::max(a.to_f32(), b.to_f32())) }
+            #[inline(always)] fn min(a: Self, b: Self) -> Self { <$t>::from_f32(<f32 as Arith>::min(a.to_f32(), b.to_f32())) }
+        }
+    )*};
+}
+
+half_arith!(f16, bf16);
+
+macro_rules! int_arith {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            #[inline(always)] fn add(a: Self, b: Self) -> Self { a.wrapping_add(b) }
+            #[inline(always)] fn sub(a: Self, b: Self) -> Self { a.wrapping_sub(b) }
+            #[inline(always)] fn mul(a: Self, b: Self) -> Self { a.wrapping_mul(b) }
+            // Integer division truncates; division by zero yields 0 rather than trapping
+            // (true division of integers is promoted to float before reaching here).
+            #[inline(always)] fn div(a: Self, b: Self) -> Self { a.checked_div(b).unwrap_or(0) }
+            #[inline(always)] fn pow(a: Self, b: Self) -> Self {
+                if (b as i64) < 0 { 0 } else { a.wrapping_pow(b as u32) }
+            }
+            #[inline(always)] fn max(a: Self, b: Self) -> Self { Ord::max(a, b) }
+            #[inline(always)] fn min(a: Self, b: Self) -> Self { Ord::min(a, b) }
+        }
+    )*};
+}
+int_arith!(i32, i64, u8);
+
+impl Arith for Bool8 {
+    #[inline(always)]
+    fn add(a: Self, b: Self) -> Self {
+        Bool8(a.0 | b.0)
+    }
+    #[inline(always)]
+    fn sub(a: Self, b: Self) -> Self {
+        Bool8(a.0 ^ b.0)
+    }
+    #[inline(always)]
+    fn mul(a: Self, b: Self) -> Self {
+        Bool8(a.0 & b.0)
+    }
+    #[inline(always)]
+    fn div(a: Self, b: Self) -> Self {
+        Bool8(a.0 & b.0)
+    }
+    #[inline(always)]
+    fn pow(a: Self, b: Self) -> Self {
+        Bool8(a.0 | (b.0 ^ 1))
+    }
+    #[inline(always)]
+    fn max(a: Self, b: Self) -> Self {
+        Bool8(a.0 | b.0)
+    }
+    #[inline(always)]
+    fn min(a: Self, b: Self) -> Self {
+        Bool8(a.0 & b.0)
+    }
+}
+
+fn run<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
+    let (a, b) = (&args.inputs[0], &args.inputs[1]);
+    match args.op {
+        OpId::Add => map2::<T, T>(a, b, T::add),
+        OpId::Sub => map2::<T, T>(a, b, T::sub),
+        OpId::Mul => map2::<T, T>(a, b, T::mul),
+        OpId::Div => map2::<T, T>(a, b, T::div),
+        OpId::Pow => map2::<T, T>(a, b, T::pow),
+        OpId::Maximum => map2::<T, T>(a, b, T::max),
+        OpId::Minimum => map2::<T, T>(a, b, T::min),
+        op => Err(Error::Internal(format!("binary kernel called for {op}"))),
+    }
+}
+
+fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
+    match args.inputs[0].dtype {
+        DType::F32 => run::<f32>(args),
+        DType::F64 => run::<f64>(args),
+        DType::F16 => run::<f16>(args),
+        DType::BF16 => run::<bf16>(args),
+        DType::I32 => run::<i32>(args),
+        DType::I64 => run::<i64>(args),
+        DType::U8 => run::<u8>(args),
+        DType::Bool => run::<Bool8>(args),
+    }
+}
+
+register_kernel!(Add, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(Sub, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
+register_kernel!(Mul, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(Div, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
+register_kernel!(Pow, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
+register_kernel!(Maximum, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(Minimum, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);

@@ -1,0 +1,1 @@
+//! conv2d, im2col and col2im kernels.

@@ -1,0 +1,1 @@
+//! cat, index_select, gather and scatter_add kernels.

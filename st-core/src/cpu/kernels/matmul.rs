@@ -1,0 +1,1 @@
+//! matmul kernel (PyTorch semantics, batched) on the gemm crate.

@@ -1,0 +1,13 @@
+//! CPU kernels, one file per op family (the same file names in every backend).
+
+pub mod binary;
+pub mod compare;
+pub mod conv;
+pub mod copy;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod ternary;
+pub mod unary;
+pub mod util;

@@ -1,0 +1,1 @@
+//! Reduction kernels: sum, prod, max, min, argmax, argmin over any dims.

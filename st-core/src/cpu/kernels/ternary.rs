@@ -1,0 +1,1 @@
+//! where and masked_fill kernels.

@@ -1,0 +1,1 @@
+//! Elementwise unary kernels (math, activations, rounding, clamp, logical_not).

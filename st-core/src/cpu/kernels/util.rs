@@ -1,0 +1,140 @@
+//! Shared helpers for CPU kernels: typed input access and parallel elementwise maps.
+
+use crate::cpu::CpuBuffer;
+use crate::dispatch::KernelInput;
+use crate::dtype::Element;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::storage::Storage;
+use rayon::prelude::*;
+
+/// Element count above which elementwise kernels split work across rayon threads. Below it the
+/// ≈ 8 µs fork/join cost outweighs the gain.
+pub const PAR_THRESHOLD: usize = 1 << 16;
+/// Elements per parallel task.
+pub const PAR_CHUNK: usize = 1 << 14;
+
+/// The whole buffer of an input as `T`.
+#[inline]
+pub fn buf<'a, T: Element>(inp: &KernelInput<'a>) -> Result<&'a [T]> {
+    Ok(CpuBuffer::downcast(inp.buffer)?.as_slice::<T>())
+}
+
+/// The input's elements as one slice when its layout is contiguous.
+#[inline]
+pub fn contiguous<'a, T: Element>(inp: &KernelInput<'a>) -> Result<Option<&'a [T]>> {
+    let data = buf::<T>(inp)?;
+    Ok(inp
+        .layout
+        .contiguous_offset()
+        .map(|off| &data[off..off + inp.layout.numel()]))
+}
+
+/// Gathers a strided view into a new row-major vector.
+pub fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
+    if let Some(off) = layout.contiguous_offset() {
+        return data[off..off + layout.numel()].to_vec();
+    }
+    layout.offsets().map(|o| data[o]).collect()
+}
+
+/// Input elements in row-major order: borrowed when contiguous, gathered otherwise.
+pub fn elems<'a, T: Element>(inp: &KernelInput<'a>) -> Result<std::borrow::Cow<'a, [T]>> {
+    let data = buf::<T>(inp)?;
+    Ok(match inp.layout.contiguous_offset() {
+        Some(off) => std::borrow::Cow::Borrowed(&data[off..off + inp.layout.numel()]),
+        None => std::borrow::Cow::Owned(gather_strided(data, &inp.layout)),
+    })
+}
+
+/// Fills `out[i] = f(i)`, in parallel for large outputs.
+#[inline]
+pub fn fill_indexed<U: Element>(out: &mut [U], f: impl Fn(usize) -> U + Sync) {
+    if out.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(c, chunk)| {
+            let base = c * PAR_CHUNK;
+            for (i, o) in chunk.iter_mut().enumerate() {
+                *o = f(base + i);
+            }
+        });
+    } else {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = f(i);
+        }
+    }
+}
+
+/// `out = f(x)` elementwise over one input of any layout.
+pub fn map1<T: Element, U: Element>(
+    x: &KernelInput<'_>,
+    f: impl Fn(T) -> U + Sync + Send,
+) -> Result<Storage> {
+    let n = x.layout.numel();
+    let mut out = CpuBuffer::for_output(U::DTYPE, n);
+    let o = out.as_mut_slice::<U>();
+    match contiguous::<T>(x)? {
+        Some(a) => {
+            if n >= PAR_THRESHOLD {
+                o.par_chunks_mut(PAR_CHUNK).zip(a.par_chunks(PAR_CHUNK)).for_each(|(o, a)| {
+                    for (o, &a) in o.iter_mut().zip(a) {
+                        *o = f(a);
+                    }
+                });
+            } else {
+                for (o, &a) in o.iter_mut().zip(a) {
+                    *o = f(a);
+                }
+            }
+        }
+        None => {
+            let data = buf::<T>(x)?;
+            for (o, off) in o.iter_mut().zip(x.layout.offsets()) {
+                *o = f(data[off]);
+            }
+        }
+    }
+    Ok(out.into_storage())
+}
+
+/// `out = f(a, b)` elementwise over two inputs already broadcast to one shape.
+pub fn map2<T: Element, U: Element>(
+    a: &KernelInput<'_>,
+    b: &KernelInput<'_>,
+    f: impl Fn(T, T) -> U + Sync + Send,
+) -> Result<Storage> {
+    let n = a.layout.numel();
+    let mut out = CpuBuffer::for_output(U::DTYPE, n);
+    let o = out.as_mut_slice::<U>();
+    match (contiguous::<T>(a)?, contiguous::<T>(b)?) {
+        (Some(x), Some(y)) => {
+            if n >= PAR_THRESHOLD {
+                o.par_chunks_mut(PAR_CHUNK)
+                    .zip(x.par_chunks(PAR_CHUNK).zip(y.par_chunks(PAR_CHUNK)))
+                    .for_each(|(o, (x, y))| {
+                        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                            *o = f(x, y);
+                        }
+                    });
+            } else {
+                for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                    *o = f(x, y);
+                }
+            }
+        }
+        _ => {
+            let (da, db) = (buf::<T>(a)?, buf::<T>(b)?);
+            // Scalar broadcast on one side is common (x * 2): keep it fast.
+            if let (Some(x), true) = (contiguous::<T>(a)?, b.layout.strides().iter().all(|&s| s == 0)) {
+                let y = db[b.layout.offset()];
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = f(x, y);
+                }
+            } else {
+                for ((o, oa), ob) in o.iter_mut().zip(a.layout.offsets()).zip(b.layout.offsets()) {
+                    *o = f(da[oa], db[ob]);
+                }
+            }
+        }
+    }
+    Ok(out.into_storage())
+}

@@ -1,0 +1,12 @@
+//! The one closed list of operations ([`OpId`]) and the definition of each ([`OpDef`]).
+//! See Note [Dispatch dtype] in `infer.rs`.
+
+mod composite;
+mod id;
+mod infer;
+mod params;
+
+
+pub use id::{OpDef, OpId, OpKind};
+pub use infer::{dispatch_dtype, infer};
+pub use params::{Conv2dParams, DimVec, OpParams, WindowParams};

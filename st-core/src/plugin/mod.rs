@@ -1,0 +1,1 @@
+//! The plugin system of seed spiraltorch-plugin-system.md.

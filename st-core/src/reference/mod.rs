@@ -1,0 +1,1 @@
+//! Naive strided f64 reference implementations of every op: the executable spec.

@@ -1,0 +1,13 @@
+//! The user-facing [`Tensor`] API, one file per op family.
+
+mod binary;
+mod create;
+mod handle;
+mod index;
+mod movement;
+mod nn;
+mod reduce;
+mod unary;
+
+pub use create::{manual_seed, Generator};
+pub use handle::Tensor;

@@ -1,0 +1,138 @@
+//! Reductions over one or several dims (`&[]` = all dims), with keepdim. `mean`, `var`,
+//! `std` and `logsumexp` are composites of the primitive reductions.
+
+use super::Tensor;
+use crate::dispatch::dispatch;
+
+use crate::error::{Error, Result};
+use crate::op::{DimVec, OpId, OpParams};
+use crate::shape::{normalize_dim, normalize_dims};
+
+impl Tensor {
+    fn reduce(&self, op: OpId, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        let dims: DimVec = normalize_dims(op.name(), dims, self.rank())?.into_iter().collect();
+        dispatch(op, &[self], &OpParams::Reduce { dims, keepdim })
+    }
+
+    /// Sum over `dims` (all when empty). Integer and bool inputs sum to i64, as in PyTorch.
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2], &Device::cpu())?;
+    /// assert_eq!(t.sum(&[0], false)?.to_vec::<f32>()?, vec![4.0, 6.0]);
+    /// assert_eq!(t.sum(&[], false)?.to_scalar::<f32>()?, 10.0);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(OpId::Sum, dims, keepdim)
+    }
+
+    /// Sum of all elements (0-d).
+    pub fn sum_all(&self) -> Result<Tensor> {
+        self.sum(&[], false)
+    }
+
+    /// Product over `dims`.
+    pub fn prod(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(OpId::Prod, dims, keepdim)
+    }
+
+    /// Maximum over `dims` (values only; see [`Tensor::argmax`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] when reducing an empty dim.
+    pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(OpId::Max, dims, keepdim)
+    }
+
+    /// Minimum over `dims`.
+    pub fn min(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.reduce(OpId::Min, dims, keepdim)
+    }
+
+    fn arg(&self, op: OpId, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
+        let dim = dim.map(|d| normalize_dim(op.name(), d, self.rank())).transpose()?;
+        dispatch(op, &[self], &OpParams::Arg { dim, keepdim })
+    }
+
+    /// Index (i64) of the first maximum along `dim`, or in the flattened tensor for `None`.
+    pub fn argmax(&self, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
+        self.arg(OpId::ArgMax, dim, keepdim)
+    }
+
+    /// Index (i64) of the first minimum along `dim`, or in the flattened tensor for `None`.
+    pub fn argmin(&self, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
+        self.arg(OpId::ArgMin, dim, keepdim)
+    }
+
+    fn reduced_count(&self, op: &'static str, dims: &[isize]) -> Result<usize> {
+        let d = normalize_dims(op, dims, self.rank())?;
+        Ok(d.iter().map(|&i| self.dims()[i]).product())
+    }
+
+    fn float_only(&self, op: &'static str) -> Result<()> {
+        if self.dtype().is_float() {
+            Ok(())
+        } else {
+            Err(Error::DTypeMismatch {
+                op,
+                got: vec![self.dtype()],
+                reason: "needs a floating-point input; cast with to_dtype first".into(),
+            })
+        }
+    }
+
+    /// Mean over `dims` (float inputs only, as in PyTorch). Composite: sum / count.
+    pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.float_only("mean")?;
+        let n = self.reduced_count("mean", dims)?;
+        self.sum(dims, keepdim)?.div_scalar(n as f64)
+    }
+
+    /// Variance over `dims` with Bessel's `correction` (1 = unbiased, PyTorch's default).
+    pub fn var(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
+        self.float_only("var")?;
+        let n = self.reduced_count("var", dims)?;
+        let mu = self.mean(dims, true)?;
+        let d = self.sub(&mu)?;
+        let ss = d.mul(&d)?.sum(dims, keepdim)?;
+        ss.div_scalar(n.saturating_sub(correction) as f64)
+    }
+
+    /// Standard deviation: `sqrt(var)`.
+    pub fn std(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
+        self.var(dims, correction, keepdim)?.sqrt()
+    }
+
+    /// `log(sum(exp(x)))` over `dims`, computed stably as `m + log(sum(exp(x - m)))`.
+    pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        self.float_only("logsumexp")?;
+        if self.numel() == 0 {
+            return self.exp()?.sum(dims, keepdim)?.log();
+        }
+        // The shift is a constant for the gradient (it cancels exactly).
+        let m = self.max(dims, true)?.detach();
+        let m = m.where_cond_finite()?;
+        let s = self.sub(&m)?.exp()?.sum(dims, true)?.log()?.add(&m)?;
+        if keepdim {
+            Ok(s)
+        } else {
+            let d = normalize_dims("logsumexp", dims, self.rank())?;
+            let keep: Vec<usize> = s
+                .dims()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !d.contains(i))
+                .map(|(_, &v)| v)
+                .collect();
+            s.reshape_to(&crate::Shape::new(&keep))
+        }
+    }
+
+    /// Replaces ±inf (from all -inf rows) by 0 so the logsumexp shift stays finite.
+    fn where_cond_finite(&self) -> Result<Tensor> {
+        let inf = self.abs()?.eq_scalar(f64::INFINITY)?;
+        self.masked_fill(&inf, 0.0)
+    }
+}
+

@@ -1,0 +1,1 @@
+//! Conformance kit: an OpSpec per op, sample inputs, tolerances and the conformance_suite! macro.
