@@ -1,3 +1,4 @@
+//! Smoke test of the dispatch path: broadcasting add, views, promotion, errors.
 use st_core::{DType, Device, Tensor};
 
 #[test]

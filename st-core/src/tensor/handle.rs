@@ -192,6 +192,29 @@ impl Tensor {
         *self.0.grad.lock() = g;
     }
 
+    /// Backpropagates from this one-element tensor (a loss), accumulating `grad()` on every
+    /// leaf that requires grad. The graph is freed afterwards.
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let x = Tensor::from_vec(vec![3.0f64], [1], &Device::cpu())?.requires_grad_()?;
+    /// x.mul(&x)?.sum_all()?.backward()?;
+    /// assert_eq!(x.grad().unwrap().to_vec::<f64>()?, vec![6.0]);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Autograd`] when the tensor does not require grad, has more than one element,
+    /// or its graph was already freed.
+    pub fn backward(&self) -> Result<()> {
+        crate::autograd::backward(self, None)
+    }
+
+    /// Backpropagates with an explicit output gradient `seed` (same shape as `self`).
+    pub fn backward_with(&self, seed: &Tensor) -> Result<()> {
+        crate::autograd::backward(self, Some(seed))
+    }
+
     /// A tensor sharing storage but cut from the autograd graph.
     pub fn detach(&self) -> Tensor {
         self.view_with_layout(self.0.layout.clone())
