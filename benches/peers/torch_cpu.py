@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""PyTorch CPU peer of `st-bench`: the same case names, shapes, work counts and JSON fields.
+
+Timing method (as in benches/src/lib.rs): run the case until the warm-up time has passed, derive
+the per-call time, batch calls so one sample lasts about 10 ms, take enough samples for at least
+--min-time seconds (never fewer than 5, at most 1000), report the median per-call time.
+
+    python3 benches/peers/torch_cpu.py --json [--filter SUBSTR] [--threads N]
+
+Needs `torch` (any recent CPU or CUDA build; only the CPU is used). Not run in CI.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+M = 1 << 20
+
+
+def measure(fn, min_time, warmup=None, sample_target=0.010, min_samples=5, max_samples=1000):
+    """Median seconds per call of `fn`, following st-bench's adaptive repetition."""
+    warmup = min_time / 5 if warmup is None else warmup
+    start = time.perf_counter()
+    calls = 0
+    while True:
+        fn()
+        calls += 1
+        if time.perf_counter() - start >= warmup:
+            break
+    per_call = max((time.perf_counter() - start) / calls, 1e-9)
+    iters = max(1, int(sample_target / per_call))
+    wanted = math.ceil(min_time / (per_call * iters))
+    samples = min(max(wanted, min_samples), max_samples)
+    per_iter = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        per_iter.append((time.perf_counter() - t0) / iters)
+    return statistics.median(per_iter)
+
+
+def randn(shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def inputs(shapes):
+    return [randn(s, 17 + i) for i, s in enumerate(shapes)]
+
+
+def case_matmul(shapes):
+    a, b = inputs(shapes)
+    return lambda: torch.matmul(a, b)
+
+
+def case_add(shapes):
+    a, b = inputs(shapes)
+    return lambda: torch.add(a, b)
+
+
+def case_sum(shapes):
+    (a,) = inputs(shapes)
+    return lambda: torch.sum(a)
+
+
+def case_softmax(shapes):
+    (a,) = inputs(shapes)
+    return lambda: torch.softmax(a, dim=-1)
+
+
+def case_conv2d(shapes):
+    x, w = inputs(shapes)
+    return lambda: F.conv2d(x, w, None, stride=1, padding=1)
+
+
+def matmul(name, n):
+    return (name, [[n, n], [n, n]], ("gflops", 2.0 * n**3), case_matmul)
+
+
+def add(name, n):
+    return (name, [[n], [n]], ("gbps", 12.0 * n), case_add)
+
+
+# (name, input shapes, (rate key, work per call), builder) in st-bench's order. PyTorch has no
+# event bus, so add_f32_1_subscribed has no peer.
+CASES = [
+    matmul("matmul_f32_256", 256),
+    matmul("matmul_f32_1024", 1024),
+    matmul("matmul_f32_2048", 2048),
+    add("add_f32_1", 1),
+    add("add_f32_1m", M),
+    add("add_f32_16m", 16 * M),
+    ("sum_f32_16m", [[16 * M]], ("gbps", 4.0 * 16 * M), case_sum),
+    ("softmax_f32_1024x1024", [[1024, 1024]], ("gbps", 8.0 * 1024 * 1024), case_softmax),
+    (
+        "conv2d_f32_n8_c64_h56_k3",
+        [[8, 64, 56, 56], [64, 64, 3, 3]],
+        ("gflops", 2.0 * 8 * 64 * 64 * 3 * 3 * 56 * 56),
+        case_conv2d,
+    ),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--filter", default=None, help="only cases whose name contains this")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: all cores)")
+    ap.add_argument("--min-time", type=float, default=0.5, help="minimum measured seconds per case")
+    ap.add_argument("--list", action="store_true", help="list case names and exit")
+    args = ap.parse_args()
+
+    cases = [c for c in CASES if args.filter is None or args.filter in c[0]]
+    if args.list:
+        for c in cases:
+            print(c[0])
+        return 0
+    if not cases:
+        print(f"torch_cpu.py: no case matches {args.filter!r}", file=sys.stderr)
+        return 1
+    threads = args.threads if args.threads is not None else os.cpu_count()
+    if threads < 1:
+        print("torch_cpu.py: --threads must be at least 1", file=sys.stderr)
+        return 1
+    torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+
+    with torch.inference_mode():
+        for name, shapes, (key, work), build in cases:
+            fn = build(shapes)
+            sec = measure(fn, args.min_time)
+            ns = sec * 1e9
+            rate = work / ns
+            if args.json:
+                rec = {
+                    "name": name,
+                    "backend": "torch-cpu",
+                    "dtype": "f32",
+                    "shape": shapes,
+                    "threads": threads,
+                    "median_ns": round(ns, 1),
+                    key: round(rate, 3),
+                }
+                print(json.dumps(rec), flush=True)
+            else:
+                unit = "GFLOP/s" if key == "gflops" else "GB/s"
+                print(f"{name:<28} {threads:>4} thr  {ns:>12.1f} ns  {rate:>9.2f} {unit}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+//! The `st-bench` case table. Case names, shapes and work counts match
+//! `peers/torch_cpu.py` one for one, so the two outputs can be joined on `name`.
+
+use crate::Work;
+use st_core::events::{global_event_bus, EventCallback, SubscriptionId};
+use st_core::{Conv2dParams, DType, Device, Generator, Result, Tensor};
+use std::hint::black_box;
+use std::sync::Arc;
+
+/// One timed call: runs the op, waits for the device, drops the output.
+pub type Runner = Box<dyn FnMut() -> Result<()>>;
+
+/// A benchmark case. Inputs are built by [`Case::build`] just before the case is timed, so only
+/// one case's tensors are alive at a time.
+pub struct Case {
+    /// Case name (`matmul_f32_1024`).
+    pub name: &'static str,
+    /// Element type of the inputs.
+    pub dtype: DType,
+    /// Input shapes.
+    pub shapes: Vec<Vec<usize>>,
+    /// Work per call.
+    pub work: Work,
+    build: fn(&Case, &Device) -> Result<Runner>,
+}
+
+impl Case {
+    /// Allocates the inputs on `device` and returns the call to time.
+    ///
+    /// # Errors
+    /// Allocation or dispatch errors (`KernelNotFound` when the backend lacks the op).
+    pub fn build(&self, device: &Device) -> Result<Runner> {
+        (self.build)(self, device)
+    }
+}
+
+/// Seeded standard-normal f32 input (the same values on every run).
+///
+/// # Errors
+/// Allocation errors from the backend.
+pub fn randn(shape: &[usize], seed: u64, device: &Device) -> Result<Tensor> {
+    let mut g = Generator::new(seed);
+    Tensor::randn_with(&mut g, shape, DType::F32, device)
+}
+
+fn inputs(case: &Case, device: &Device) -> Result<Vec<Tensor>> {
+    case.shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| randn(s, 17 + i as u64, device))
+        .collect()
+}
+
+/// Wraps a computation into a [`Runner`] that syncs the device inside the timed region.
+fn runner(device: &Device, mut op: impl FnMut() -> Result<Tensor> + 'static) -> Runner {
+    let device = *device;
+    Box::new(move || {
+        let y = op()?;
+        device.sync()?;
+        black_box(&y);
+        Ok(())
+    })
+}
+
+fn build_matmul(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (a, b) = (v[0].clone(), v[1].clone());
+    Ok(runner(device, move || a.matmul(&b)))
+}
+
+fn build_add(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (a, b) = (v[0].clone(), v[1].clone());
+    Ok(runner(device, move || a.add(&b)))
+}
+
+/// Unsubscribes from the global bus when dropped (when the case's runner is dropped).
+struct Subscription(SubscriptionId);
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        global_event_bus().unsubscribe(self.0);
+    }
+}
+
+fn build_add_subscribed(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (a, b) = (v[0].clone(), v[1].clone());
+    let callback: EventCallback = Arc::new(|e| {
+        black_box(e);
+    });
+    let sub = Subscription(global_event_bus().subscribe("TensorOp", callback));
+    Ok(runner(device, move || {
+        let _keep = &sub;
+        a.add(&b)
+    }))
+}
+
+fn build_sum(case: &Case, device: &Device) -> Result<Runner> {
+    let a = inputs(case, device)?.remove(0);
+    Ok(runner(device, move || a.sum_all()))
+}
+
+fn build_softmax(case: &Case, device: &Device) -> Result<Runner> {
+    let a = inputs(case, device)?.remove(0);
+    Ok(runner(device, move || a.softmax(-1)))
+}
+
+fn build_conv2d(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (x, w) = (v[0].clone(), v[1].clone());
+    let p = Conv2dParams {
+        padding: [1, 1],
+        ..Conv2dParams::default()
+    };
+    Ok(runner(device, move || x.conv2d(&w, None, p)))
+}
+
+fn matmul(name: &'static str, n: usize) -> Case {
+    Case {
+        name,
+        dtype: DType::F32,
+        shapes: vec![vec![n, n], vec![n, n]],
+        work: Work::matmul(n, n, n),
+        build: build_matmul,
+    }
+}
+
+fn add(name: &'static str, n: usize, build: fn(&Case, &Device) -> Result<Runner>) -> Case {
+    // Two reads and one write of 4 bytes per element.
+    Case {
+        name,
+        dtype: DType::F32,
+        shapes: vec![vec![n], vec![n]],
+        work: Work::bytes(n, 12),
+        build,
+    }
+}
+
+/// Every `st-bench` case, in run order.
+pub fn all_cases() -> Vec<Case> {
+    const M: usize = 1 << 20;
+    vec![
+        matmul("matmul_f32_256", 256),
+        matmul("matmul_f32_1024", 1024),
+        matmul("matmul_f32_2048", 2048),
+        add("add_f32_1", 1, build_add),
+        add("add_f32_1_subscribed", 1, build_add_subscribed),
+        add("add_f32_1m", M, build_add),
+        add("add_f32_16m", 16 * M, build_add),
+        Case {
+            name: "sum_f32_16m",
+            dtype: DType::F32,
+            shapes: vec![vec![16 * M]],
+            work: Work::bytes(16 * M, 4),
+            build: build_sum,
+        },
+        Case {
+            name: "softmax_f32_1024x1024",
+            dtype: DType::F32,
+            shapes: vec![vec![1024, 1024]],
+            // One read and one write of 4 bytes per element.
+            work: Work::bytes(1024 * 1024, 8),
+            build: build_softmax,
+        },
+        Case {
+            name: "conv2d_f32_n8_c64_h56_k3",
+            dtype: DType::F32,
+            shapes: vec![vec![8, 64, 56, 56], vec![64, 64, 3, 3]],
+            // Stride 1 and padding 1 keep the 56×56 spatial size.
+            work: Work::conv2d(8, 64, 64, [3, 3], [56, 56]),
+            build: build_conv2d,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_case_names_are_present_and_unique() {
+        let names: Vec<_> = all_cases().iter().map(|c| c.name).collect();
+        for required in [
+            "matmul_f32_256",
+            "matmul_f32_1024",
+            "matmul_f32_2048",
+            "add_f32_1",
+            "add_f32_1m",
+            "add_f32_16m",
+            "sum_f32_16m",
+            "softmax_f32_1024x1024",
+            "conv2d_f32_n8_c64_h56_k3",
+            "add_f32_1_subscribed",
+        ] {
+            assert!(names.contains(&required), "missing case {required}");
+        }
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            names.len(),
+            "duplicate case names in {names:?}"
+        );
+    }
+
+    #[test]
+    fn subscription_is_removed_when_the_runner_drops() {
+        let bus = global_event_bus();
+        let before = bus.subscriber_count();
+        let case = all_cases()
+            .into_iter()
+            .find(|c| c.name == "add_f32_1_subscribed")
+            .unwrap();
+        let r = case.build(&Device::cpu()).unwrap();
+        assert_eq!(bus.subscriber_count(), before + 1);
+        drop(r);
+        assert_eq!(bus.subscriber_count(), before);
+    }
+}

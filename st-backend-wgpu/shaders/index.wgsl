@@ -1,0 +1,94 @@
+// cat, index_select, gather and scatter_add (src/kernels/index.rs) for 1-word (f32, i32) and
+// 2-word (i64) elements; slot 0 of meta holds the words per element. Index tensors are i64
+// (two words, low first); their range is validated on the host before the dispatch.
+//
+// meta: [numel, rank, words, s1, s2, s3, shape[rank], view 0, view 1, view 2 (offset, strides)]
+
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<storage, read> idx: array<u32>;
+@group(0) @binding(4) var<storage, read> src: array<u32>;
+
+fn st_copy_words(dst: u32, at: u32) {
+    let words = st_meta[2];
+    for (var w = 0u; w < words; w = w + 1u) {
+        out[dst * words + w] = x[at * words + w];
+    }
+}
+
+// cat: copies view 0 of x into view 1 of out (the slice of the output along the cat dim).
+@compute @workgroup_size(256)
+fn cat_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = st_tid(gid, nwg);
+    if (t >= st_meta[0]) {
+        return;
+    }
+    st_copy_words(st_view_off(1u, t), st_view_off(0u, t));
+}
+
+// index_select / gather: out[t] = x[view0(t) + idx[view1(t)] * s2], where view 0 has a zero
+// stride along the indexed dim and s2 is x's stride there.
+@compute @workgroup_size(256)
+fn take(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = st_tid(gid, nwg);
+    if (t >= st_meta[0]) {
+        return;
+    }
+    let i = bitcast<i32>(idx[2u * st_view_off(1u, t)]);
+    let at = i32(st_view_off(0u, t)) + i * st_si(2u);
+    st_copy_words(t, u32(at));
+}
+
+// scatter_add, gathered per output element (deterministic, no atomics):
+// out[p] = x[p] + sum over j of src[p with dim d = j] where idx[p with dim d = j] == p_d.
+// s1 = d, s3 = idx rank-length shape offset in meta (start of idx_shape[rank]).
+fn st_scatter_value(t: u32) -> f32 {
+    let rank = st_meta[1];
+    let d = st_meta[3];
+    let shp = st_meta[5];
+    let vb1 = 6u + rank + (rank + 1u);
+    let vb2 = 6u + rank + 2u * (rank + 1u);
+    var acc = bitcast<f32>(x[st_view_off(0u, t)]);
+    var ib = bitcast<i32>(st_meta[vb1]);
+    var sb = bitcast<i32>(st_meta[vb2]);
+    var rem = t;
+    var pd = 0u;
+    var k = rank;
+    loop {
+        if (k == 0u) {
+            break;
+        }
+        k = k - 1u;
+        let size = st_meta[6u + k];
+        let c = rem % size;
+        rem = rem / size;
+        if (k == d) {
+            pd = c;
+        } else {
+            if (c >= st_meta[shp + k]) {
+                return acc;
+            }
+            ib = ib + i32(c) * bitcast<i32>(st_meta[vb1 + 1u + k]);
+            sb = sb + i32(c) * bitcast<i32>(st_meta[vb2 + 1u + k]);
+        }
+    }
+    let n = st_meta[shp + d];
+    let is = bitcast<i32>(st_meta[vb1 + 1u + d]);
+    let ss = bitcast<i32>(st_meta[vb2 + 1u + d]);
+    for (var j = 0u; j < n; j = j + 1u) {
+        let iv = bitcast<i32>(idx[2u * u32(ib + i32(j) * is)]);
+        if (iv == i32(pd)) {
+            acc = acc + bitcast<f32>(src[u32(sb + i32(j) * ss)]);
+        }
+    }
+    return acc;
+}
+
+@compute @workgroup_size(256)
+fn scatter_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = st_tid(gid, nwg);
+    if (t >= st_meta[0]) {
+        return;
+    }
+    out[t] = bitcast<u32>(st_scatter_value(t));
+}

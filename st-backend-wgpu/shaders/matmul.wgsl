@@ -1,0 +1,62 @@
+// Batched matmul of contiguous f32 operands (src/kernels/matmul.rs): 16x16 output tiles per
+// workgroup, staging 16x16 tiles of A and B in workgroup memory. Batch dims broadcast through
+// zero batch strides.
+//
+// meta: [m, n, k, n_batch, batch_rank, a_off, b_off, out_batch_shape[br], a_bstrides[br],
+//        b_bstrides[br]]
+
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> ta: array<array<f32, 16>, 16>;
+var<workgroup> tb: array<array<f32, 16>, 16>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let m = st_meta[0];
+    let n = st_meta[1];
+    let k = st_meta[2];
+    let batch = wid.z;
+    let br = st_meta[4];
+    var ao = st_meta[5];
+    var bo = st_meta[6];
+    var rem = batch;
+    var d = br;
+    loop {
+        if (d == 0u) {
+            break;
+        }
+        d = d - 1u;
+        let size = st_meta[7u + d];
+        let c = rem % size;
+        rem = rem / size;
+        ao = ao + c * st_meta[7u + br + d];
+        bo = bo + c * st_meta[7u + 2u * br + d];
+    }
+    let row = wid.y * 16u + lid.y;
+    let col = wid.x * 16u + lid.x;
+    var acc = 0.0;
+    for (var t = 0u; t < k; t = t + 16u) {
+        let ak = t + lid.x;
+        var av = 0.0;
+        if (row < m && ak < k) {
+            av = a[ao + row * k + ak];
+        }
+        ta[lid.y][lid.x] = av;
+        let bk = t + lid.y;
+        var bv = 0.0;
+        if (bk < k && col < n) {
+            bv = b[bo + bk * n + col];
+        }
+        tb[lid.y][lid.x] = bv;
+        workgroupBarrier();
+        for (var q = 0u; q < 16u; q = q + 1u) {
+            acc = acc + ta[lid.y][q] * tb[q][lid.x];
+        }
+        workgroupBarrier();
+    }
+    if (row < m && col < n) {
+        out[batch * m * n + row * n + col] = acc;
+    }
+}

@@ -1,0 +1,62 @@
+//! Elementwise binary arithmetic with broadcasting over strided inputs
+//! (`shaders/binary.wgsl`), for f32, i32, u8 and bool with the CPU kernels' semantics.
+
+use super::Elementwise;
+use st_core::dispatch::KernelArgs;
+use st_core::op::OpId;
+use st_core::register_kernel;
+use st_core::storage::Storage;
+use st_core::{DType, Error, Result};
+
+const LIB: &str = include_str!("../../shaders/binary.wgsl");
+
+fn expr(op: OpId, dt: DType) -> Option<&'static str> {
+    use OpId::*;
+    Some(match (dt, op) {
+        (DType::F32 | DType::I32 | DType::U8, Add) => "x0 + x1",
+        (DType::F32 | DType::I32 | DType::U8, Sub) => "x0 - x1",
+        (DType::F32 | DType::I32 | DType::U8, Mul) => "x0 * x1",
+        (DType::F32, Div) => "x0 / x1",
+        (DType::F32, Pow) => "st_pow(x0, x1)",
+        (DType::F32, Maximum) => "st_max(x0, x1)",
+        (DType::F32, Minimum) => "st_min(x0, x1)",
+        (DType::I32, Div) => "st_div_i(x0, x1)",
+        (DType::I32, Pow) => "st_pow_i(x0, x1)",
+        (DType::U8, Div) => "st_div_u(x0, x1)",
+        (DType::U8, Pow) => "st_pow_u(x0, x1)",
+        (DType::I32 | DType::U8, Maximum) => "max(x0, x1)",
+        (DType::I32 | DType::U8, Minimum) => "min(x0, x1)",
+        (DType::Bool, Add | Maximum) => "x0 | x1",
+        (DType::Bool, Mul | Minimum) => "x0 & x1",
+        _ => return None,
+    })
+}
+
+fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
+    let [a, _b] = args.inputs else {
+        return Err(Error::Internal(format!(
+            "{} kernel needs 2 inputs",
+            args.op
+        )));
+    };
+    let Some(e) = expr(args.op, a.dtype) else {
+        return Err(super::no_wgsl(args.op.name(), a.dtype));
+    };
+    Elementwise {
+        key: format!("binary/{}/{}", args.op, a.dtype),
+        lib: LIB,
+        inputs: args.inputs,
+        out: args.out_dtype,
+        expr: e.to_string(),
+        scalars: [0; 4],
+    }
+    .run(args)
+}
+
+register_kernel!(Add, "wgpu", [F32, I32, U8, Bool], binary);
+register_kernel!(Sub, "wgpu", [F32, I32, U8], binary);
+register_kernel!(Mul, "wgpu", [F32, I32, U8, Bool], binary);
+register_kernel!(Div, "wgpu", [F32, I32, U8], binary);
+register_kernel!(Pow, "wgpu", [F32, I32, U8], binary);
+register_kernel!(Maximum, "wgpu", [F32, I32, U8, Bool], binary);
+register_kernel!(Minimum, "wgpu", [F32, I32, U8, Bool], binary);

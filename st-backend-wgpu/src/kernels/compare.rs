@@ -1,0 +1,63 @@
+//! Comparisons and logical and/or with broadcasting (`shaders/compare.wgsl`), producing bool
+//! bytes packed four per word, for f32, i32, u8 and bool inputs.
+
+use super::Elementwise;
+use st_core::dispatch::KernelArgs;
+use st_core::op::OpId;
+use st_core::register_kernel;
+use st_core::storage::Storage;
+use st_core::{DType, Error, Result};
+
+const LIB: &str = include_str!("../../shaders/compare.wgsl");
+
+fn expr(op: OpId, dt: DType) -> Option<String> {
+    let zero = match dt {
+        DType::F32 => "0.0",
+        DType::I32 => "0i",
+        DType::U8 | DType::Bool => "0u",
+        _ => return None,
+    };
+    Some(match op {
+        OpId::Eq => "st_b(x0 == x1)".into(),
+        // `!(a == b)` rather than `a != b`: drivers may lower `!=` to an ordered compare,
+        // which is false for NaN.
+        OpId::Ne => "st_b(!(x0 == x1))".into(),
+        OpId::Lt => "st_b(x0 < x1)".into(),
+        OpId::Le => "st_b(x0 <= x1)".into(),
+        OpId::Gt => "st_b(x0 > x1)".into(),
+        OpId::Ge => "st_b(x0 >= x1)".into(),
+        OpId::LogicalAnd => format!("st_b(!(x0 == {zero}) && !(x1 == {zero}))"),
+        OpId::LogicalOr => format!("st_b(!(x0 == {zero}) || !(x1 == {zero}))"),
+        _ => return None,
+    })
+}
+
+fn compare(args: &KernelArgs<'_>) -> Result<Storage> {
+    let [a, _b] = args.inputs else {
+        return Err(Error::Internal(format!(
+            "{} kernel needs 2 inputs",
+            args.op
+        )));
+    };
+    let Some(e) = expr(args.op, a.dtype) else {
+        return Err(super::no_wgsl(args.op.name(), a.dtype));
+    };
+    Elementwise {
+        key: format!("compare/{}/{}", args.op, a.dtype),
+        lib: LIB,
+        inputs: args.inputs,
+        out: args.out_dtype,
+        expr: e,
+        scalars: [0; 4],
+    }
+    .run(args)
+}
+
+register_kernel!(Eq, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Ne, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Lt, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Le, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Gt, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Ge, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(LogicalAnd, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(LogicalOr, "wgpu", [F32, I32, U8, Bool], compare);

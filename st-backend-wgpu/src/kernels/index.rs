@@ -1,0 +1,198 @@
+//! cat, index_select, gather and scatter_add (`shaders/index.wgsl`). cat, index_select and
+//! gather move whole words, so they serve f32, i32 and i64; scatter_add accumulates f32.
+//! Index tensors (i64) are range-checked on the host before the dispatch (one read-back of the
+//! index tensor), so an out-of-range index is an `IndexOutOfRange` error as on the CPU.
+
+use super::{dev, raw, Meta, COMMON};
+use crate::device::read_back;
+use st_core::dispatch::{KernelArgs, KernelInput};
+use st_core::op::{OpId, OpParams};
+use st_core::register_kernel;
+use st_core::shape::Shape;
+use st_core::storage::Storage;
+use st_core::{DType, Error, Result};
+use std::sync::Arc;
+
+const LIB: &str = include_str!("../../shaders/index.wgsl");
+
+fn words(op: &'static str, dt: DType) -> Result<u32> {
+    match dt {
+        DType::F32 | DType::I32 => Ok(1),
+        DType::I64 => Ok(2),
+        _ => Err(super::no_wgsl(op, dt)),
+    }
+}
+
+/// Elementwise-style meta: numel, rank, 4 slots, shape, then the views (offset, strides).
+fn meta(
+    op: &'static str,
+    shape: &Shape,
+    slots: [u32; 4],
+    views: &[(usize, Vec<isize>)],
+) -> Result<Meta> {
+    let mut m = Meta::default();
+    m.u(op, shape.numel())?.u(op, shape.rank())?;
+    for s in slots {
+        m.bits(s);
+    }
+    for &d in shape.dims() {
+        m.u(op, d)?;
+    }
+    for (off, strides) in views {
+        m.u(op, *off)?;
+        for &s in strides {
+            m.i(op, s)?;
+        }
+    }
+    Ok(m)
+}
+
+fn check_indices(op: &'static str, idx: &KernelInput<'_>, size: usize) -> Result<()> {
+    let l = &idx.layout;
+    if l.numel() == 0 {
+        return Ok(());
+    }
+    let all = read_back(idx.buffer, DType::I64, 0, l.max_extent())?;
+    let vals: Vec<i64> = all
+        .chunks_exact(8)
+        .map(|c| i64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    for o in l.offsets() {
+        let i = vals[o];
+        if i < 0 || i as u64 >= size as u64 {
+            return Err(Error::IndexOutOfRange { op, index: i, size });
+        }
+    }
+    Ok(())
+}
+
+fn cat(args: &KernelArgs<'_>) -> Result<Storage> {
+    let op = "cat";
+    let OpParams::Dim(d) = args.params else {
+        return Err(Error::Internal(format!(
+            "cat: unexpected params {:?}",
+            args.params
+        )));
+    };
+    let w = words(op, args.out_dtype)?;
+    let g = dev()?;
+    let out = g.alloc(args.out_shape.numel() * args.out_dtype.size_in_bytes());
+    let out_strides = args.out_shape.contiguous_strides();
+    let mut start = 0usize;
+    for inp in args.inputs {
+        let l = &inp.layout;
+        let dst_off = start * out_strides.get(*d).copied().unwrap_or(0) as usize;
+        let views = [
+            (l.offset(), l.strides().to_vec()),
+            (dst_off, out_strides.to_vec()),
+        ];
+        let m = meta(op, l.shape(), [w, 0, 0, 0], &views)?;
+        let src = || format!("{COMMON}{LIB}");
+        g.run(
+            "index",
+            "cat_copy",
+            &src,
+            &m.0,
+            &[raw(inp, op)?, out.raw()],
+            g.grid_1d(l.numel() as u64),
+        )?;
+        start += l.dims().get(*d).copied().unwrap_or(1);
+    }
+    Ok(Arc::new(out))
+}
+
+fn take(args: &KernelArgs<'_>) -> Result<Storage> {
+    let op = args.op.name();
+    let OpParams::Dim(d) = *args.params else {
+        return Err(Error::Internal(format!(
+            "{op}: unexpected params {:?}",
+            args.params
+        )));
+    };
+    let [x, idx] = args.inputs else {
+        return Err(Error::Internal(format!("{op} kernel needs 2 inputs")));
+    };
+    let w = words(op, x.dtype)?;
+    let xl = &x.layout;
+    let rank = args.out_shape.rank();
+    let size = if xl.rank() == 0 { 1 } else { xl.dims()[d] };
+    check_indices(op, idx, size)?;
+    let x_d_stride = if xl.rank() == 0 { 0 } else { xl.strides()[d] };
+    let mut x_strides = xl.strides().to_vec();
+    if rank > 0 {
+        x_strides[d] = 0;
+    }
+    let idx_strides: Vec<isize> = if args.op == OpId::IndexSelect {
+        let s = idx.layout.strides().first().copied().unwrap_or(0);
+        (0..rank).map(|k| if k == d { s } else { 0 }).collect()
+    } else {
+        idx.layout.strides().to_vec()
+    };
+    let views = [(xl.offset(), x_strides), (idx.layout.offset(), idx_strides)];
+    let m = meta(
+        op,
+        args.out_shape,
+        [w, 0, x_d_stride as i32 as u32, 0],
+        &views,
+    )?;
+    let g = dev()?;
+    let out = g.alloc(args.out_shape.numel() * args.out_dtype.size_in_bytes());
+    let src = || format!("{COMMON}{LIB}");
+    let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?];
+    g.run(
+        "index",
+        "take",
+        &src,
+        &m.0,
+        &bufs,
+        g.grid_1d(args.out_shape.numel() as u64),
+    )?;
+    Ok(Arc::new(out))
+}
+
+fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
+    let op = "scatter_add";
+    let OpParams::Dim(d) = *args.params else {
+        return Err(Error::Internal(format!(
+            "{op}: unexpected params {:?}",
+            args.params
+        )));
+    };
+    let [x, idx, src_t] = args.inputs else {
+        return Err(Error::Internal(format!("{op} kernel needs 3 inputs")));
+    };
+    if x.dtype != DType::F32 {
+        return Err(super::no_wgsl(op, x.dtype));
+    }
+    let xl = &x.layout;
+    check_indices(op, idx, if xl.rank() == 0 { 1 } else { xl.dims()[d] })?;
+    let rank = xl.rank();
+    let shp = 6 + rank + 3 * (rank + 1);
+    let views = [
+        (xl.offset(), xl.strides().to_vec()),
+        (idx.layout.offset(), idx.layout.strides().to_vec()),
+        (src_t.layout.offset(), src_t.layout.strides().to_vec()),
+    ];
+    let mut m = meta(op, args.out_shape, [1, d as u32, 0, shp as u32], &views)?;
+    for &n in idx.layout.dims() {
+        m.u(op, n)?;
+    }
+    let g = dev()?;
+    let out = g.alloc(args.out_shape.numel() * 4);
+    let src = || format!("{COMMON}{LIB}");
+    let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?, raw(src_t, op)?];
+    g.run(
+        "index",
+        "scatter_add",
+        &src,
+        &m.0,
+        &bufs,
+        g.grid_1d(args.out_shape.numel() as u64),
+    )?;
+    Ok(Arc::new(out))
+}
+
+register_kernel!(Cat, "wgpu", [F32, I32, I64], cat);
+register_kernel!(IndexSelect, "wgpu", [F32, I32, I64], take);
+register_kernel!(Gather, "wgpu", [F32, I32, I64], take);
+register_kernel!(ScatterAdd, "wgpu", [F32], scatter_add);

@@ -1,0 +1,89 @@
+//! `where` and `masked_fill` with broadcasting over strided inputs (`shaders/ternary.wgsl`),
+//! for f32, i32, i64, u8 and bool values.
+
+use super::Elementwise;
+use st_core::dispatch::KernelArgs;
+use st_core::op::{OpId, OpParams};
+use st_core::register_kernel;
+use st_core::storage::Storage;
+use st_core::{DType, Error, Result};
+
+const LIB: &str = include_str!("../../shaders/ternary.wgsl");
+
+/// Bits of scalar `v` as dtype `dt` in meta slots 0 and 1, rejecting values the dtype cannot
+/// hold (the CPU's `masked_fill` rules: integers must be in range after truncation, finite
+/// floats must not overflow).
+pub fn scalar_words(op: &'static str, dt: DType, v: f64, checked: bool) -> Result<[u32; 4]> {
+    let range = match dt {
+        DType::I32 => Some((-(2f64.powi(31)), 2f64.powi(31))),
+        DType::I64 => Some((-(2f64.powi(63)), 2f64.powi(63))),
+        DType::U8 => Some((0.0, 256.0)),
+        _ => None,
+    };
+    let ok = match range {
+        Some((lo, hi)) => v.trunc() >= lo && v.trunc() < hi,
+        None => !(v.is_finite() && dt == DType::F32 && (v as f32).is_infinite()),
+    };
+    if checked && !ok {
+        return Err(Error::invalid(
+            op,
+            format!("value {v} cannot be converted to {dt} without overflow"),
+        ));
+    }
+    Ok(match dt {
+        DType::F32 => [(v as f32).to_bits(), 0, 0, 0],
+        DType::I32 => [(v as i32) as u32, 0, 0, 0],
+        DType::U8 => [(v as u8) as u32, 0, 0, 0],
+        DType::Bool => [(v != 0.0) as u32, 0, 0, 0],
+        DType::I64 => {
+            let w = v as i64 as u64;
+            [w as u32, (w >> 32) as u32, 0, 0]
+        }
+        _ => return Err(super::no_wgsl(op, dt)),
+    })
+}
+
+/// WGSL expression reading the scalar of [`scalar_words`] as dtype `dt`.
+pub fn scalar_expr(dt: DType) -> &'static str {
+    match dt {
+        DType::F32 => "st_sf(0u)",
+        DType::I32 => "st_si(0u)",
+        DType::I64 => "vec2<u32>(st_su(0u), st_su(1u))",
+        _ => "st_su(0u)",
+    }
+}
+
+fn ternary(args: &KernelArgs<'_>) -> Result<Storage> {
+    let op = args.op.name();
+    let (dt, expr, scalars) = match (args.op, args.inputs) {
+        (OpId::Where, [_c, a, _b]) => (a.dtype, "select(x2, x1, x0 != 0u)".to_string(), [0; 4]),
+        (OpId::MaskedFill, [x, _m]) => {
+            let OpParams::Scalar(v) = args.params else {
+                return Err(Error::Internal(format!(
+                    "masked_fill params {:?}",
+                    args.params
+                )));
+            };
+            let words = scalar_words(op, x.dtype, *v, true)?;
+            (
+                x.dtype,
+                format!("select(x0, {}, x1 != 0u)", scalar_expr(x.dtype)),
+                words,
+            )
+        }
+        _ => return Err(Error::Internal(format!("{op}: unexpected inputs"))),
+    };
+    super::loader(op, "ld", "in", dt)?;
+    Elementwise {
+        key: format!("ternary/{op}/{dt}"),
+        lib: LIB,
+        inputs: args.inputs,
+        out: args.out_dtype,
+        expr,
+        scalars,
+    }
+    .run(args)
+}
+
+register_kernel!(Where, "wgpu", [F32, I32, I64, U8, Bool], ternary);
+register_kernel!(MaskedFill, "wgpu", [F32, I32, I64, U8, Bool], ternary);

@@ -1,0 +1,131 @@
+//! Elementwise unary kernels (`shaders/unary.wgsl`): float math in f32, the integer ops
+//! `op/infer.rs` allows on i32 (wrapping, like the CPU), and logical_not on every WGSL dtype.
+
+use super::Elementwise;
+use st_core::dispatch::KernelArgs;
+use st_core::op::{OpId, OpParams};
+use st_core::register_kernel;
+use st_core::storage::Storage;
+use st_core::{DType, Error, Result};
+
+const LIB: &str = include_str!("../../shaders/unary.wgsl");
+
+fn float_expr(op: OpId) -> Option<&'static str> {
+    Some(match op {
+        OpId::Neg => "-x0",
+        OpId::Abs => "abs(x0)",
+        OpId::Exp => "exp(x0)",
+        OpId::Log => "log(x0)",
+        OpId::Sqrt => "sqrt(x0)",
+        OpId::Rsqrt => "1.0 / sqrt(x0)",
+        OpId::Sin => "sin(x0)",
+        OpId::Cos => "cos(x0)",
+        OpId::Tanh => "st_tanh(x0)",
+        OpId::Sigmoid => "st_sigmoid(x0)",
+        OpId::Relu => "st_relu(x0)",
+        OpId::Gelu => "st_gelu(x0)",
+        OpId::GeluTanh => "st_gelu_tanh(x0)",
+        OpId::Silu => "st_silu(x0)",
+        OpId::Erf => "st_erf(x0)",
+        OpId::Floor => "floor(x0)",
+        OpId::Ceil => "ceil(x0)",
+        OpId::Round => "round(x0)",
+        OpId::Sign => "st_sign(x0)",
+        OpId::Reciprocal => "1.0 / x0",
+        OpId::Clamp => "st_clamp(x0)",
+        OpId::LogicalNot => "select(0u, 1u, x0 == 0.0)",
+        _ => return None,
+    })
+}
+
+fn int_expr(op: OpId) -> Option<&'static str> {
+    Some(match op {
+        OpId::Neg => "-x0",
+        OpId::Abs => "abs(x0)",
+        OpId::Sign => "sign(x0)",
+        OpId::Relu => "max(x0, 0i)",
+        OpId::Floor | OpId::Ceil | OpId::Round => "x0",
+        OpId::Clamp => "st_clamp_i(x0)",
+        OpId::LogicalNot => "select(0u, 1u, x0 == 0i)",
+        _ => return None,
+    })
+}
+
+fn clamp_scalars(args: &KernelArgs<'_>, dt: DType) -> Result<[u32; 4]> {
+    let OpParams::Clamp { min, max } = args.params else {
+        return Err(Error::Internal(format!(
+            "clamp called with params {:?}",
+            args.params
+        )));
+    };
+    let flags = min.is_some() as u32 | (max.is_some() as u32) << 1;
+    if dt == DType::F32 {
+        let b = |v: Option<f64>| v.map_or(0, |v| (v as f32).to_bits());
+        return Ok([flags, b(*min), b(*max), 0]);
+    }
+    if min.is_some_and(f64::is_nan) || max.is_some_and(f64::is_nan) {
+        return Err(Error::invalid(
+            "clamp",
+            format!("NaN bound on a {dt} tensor"),
+        ));
+    }
+    let (lo, hi) = (i32::MIN as f64, i32::MAX as f64);
+    let b = |v: Option<f64>, f: fn(f64) -> f64| v.map_or(0, |v| (f(v).clamp(lo, hi) as i32) as u32);
+    Ok([flags, b(*min, f64::ceil), b(*max, f64::floor), 0])
+}
+
+fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
+    let Some(x) = args.inputs.first() else {
+        return Err(Error::Internal(format!(
+            "{} kernel called without input",
+            args.op
+        )));
+    };
+    let dt = x.dtype;
+    let expr = match dt {
+        DType::F32 => float_expr(args.op),
+        DType::I32 => int_expr(args.op),
+        DType::Bool | DType::U8 if args.op == OpId::LogicalNot => Some("select(0u, 1u, x0 == 0u)"),
+        _ => None,
+    };
+    let Some(expr) = expr else {
+        return Err(super::no_wgsl(args.op.name(), dt));
+    };
+    let scalars = if args.op == OpId::Clamp {
+        clamp_scalars(args, dt)?
+    } else {
+        [0; 4]
+    };
+    Elementwise {
+        key: format!("unary/{}/{dt}", args.op),
+        lib: LIB,
+        inputs: args.inputs,
+        out: args.out_dtype,
+        expr: expr.to_string(),
+        scalars,
+    }
+    .run(args)
+}
+
+register_kernel!(Neg, "wgpu", [F32, I32], unary);
+register_kernel!(Abs, "wgpu", [F32, I32], unary);
+register_kernel!(Exp, "wgpu", [F32], unary);
+register_kernel!(Log, "wgpu", [F32], unary);
+register_kernel!(Sqrt, "wgpu", [F32], unary);
+register_kernel!(Rsqrt, "wgpu", [F32], unary);
+register_kernel!(Sin, "wgpu", [F32], unary);
+register_kernel!(Cos, "wgpu", [F32], unary);
+register_kernel!(Tanh, "wgpu", [F32], unary);
+register_kernel!(Sigmoid, "wgpu", [F32], unary);
+register_kernel!(Relu, "wgpu", [F32, I32], unary);
+register_kernel!(Gelu, "wgpu", [F32], unary);
+register_kernel!(GeluTanh, "wgpu", [F32], unary);
+register_kernel!(Silu, "wgpu", [F32], unary);
+register_kernel!(Erf, "wgpu", [F32], unary);
+register_kernel!(Floor, "wgpu", [F32, I32], unary);
+register_kernel!(Ceil, "wgpu", [F32, I32], unary);
+register_kernel!(Round, "wgpu", [F32, I32], unary);
+register_kernel!(Sign, "wgpu", [F32, I32], unary);
+register_kernel!(Reciprocal, "wgpu", [F32], unary);
+register_kernel!(Clamp, "wgpu", [F32, I32], unary);
+register_kernel!(LogicalNot, "wgpu", [F32, I32, U8, Bool], unary);

@@ -1,0 +1,51 @@
+//! # st-backend-wgpu
+//!
+//! The WGPU backend of SpiralTorch: tensors live in wgpu storage buffers (from a size-bucketed
+//! pool) and every op runs as a WGSL compute kernel registered into st-core's kernel registry
+//! with `register_kernel!` — no change to st-core's dispatch. Only `to_vec` / `to(cpu)` read
+//! back. Opening fails with `BackendUnavailable` (never a panic) when no adapter exists.
+//!
+//! ```no_run
+//! use st_backend_wgpu as _; // links the kernels (see `link`)
+//! use st_core::{Device, DType, Tensor};
+//! let dev = Device::wgpu(0)?;
+//! let x = Tensor::randn([4, 4], DType::F32, &Device::cpu())?.to(&dev)?;
+//! let y = x.matmul(&x)?.relu()?;
+//! println!("{:?}", y.to_vec::<f32>()?);
+//! # Ok::<(), st_core::Error>(())
+//! ```
+
+// st_core::Error is 152 bytes; every fallible function here returns it (st-core has the
+// same lint hit; boxing it is a core decision).
+#![allow(clippy::result_large_err)]
+
+#![warn(missing_docs)]
+
+pub mod buffer;
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod pipeline_cache;
+pub mod plugin;
+
+pub use buffer::PoolStats;
+pub use device::{gpu, Gpu, WgpuBackend};
+pub use pipeline_cache::PipelineStats;
+pub use plugin::WgpuBackendPlugin;
+
+/// Call (or `use st_backend_wgpu as _;`) from a binary so the linker keeps this crate's
+/// kernel, backend and plugin registrations.
+pub fn link() {}
+
+/// Buffer pool counters of the opened device.
+///
+/// # Errors
+/// `BackendUnavailable` when no adapter exists.
+pub fn pool_stats() -> st_core::Result<PoolStats> {
+    Ok(gpu()?.pool_stats())
+}
+
+/// Whether a WGPU adapter can be opened on this machine.
+pub fn is_available() -> bool {
+    gpu().is_ok()
+}

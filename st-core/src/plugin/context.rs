@@ -1,0 +1,345 @@
+//! [`PluginContext`]: what a plugin sees of the host: the event bus, string configuration with
+//! typed getters, and a registry of typed services shared between plugins.
+//!
+//! The registry gives every plugin its own context handle tagged with the plugin's id (all
+//! handles share one configuration, one service table and one bus). Subscriptions made through a
+//! tagged handle belong to that plugin: they are removed when it unloads, and a panicking callback
+//! marks the plugin failed. Locks here are `std::sync` ones, see
+//! Note [Bus locks across plugin libraries] in `events.rs`.
+
+use crate::error::{Error, Result};
+use crate::events::{panic_message, EventCallback, PluginEvent, PluginEventBus, SubscriptionId};
+use std::any::Any;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-plugin state shared by its context handle, its subscriptions and the registry.
+pub(crate) struct Owner {
+    pub(crate) id: String,
+    bus: PluginEventBus,
+    failed: AtomicBool,
+    failure: Mutex<Option<String>>,
+    subscriptions: Mutex<Vec<SubscriptionId>>,
+    wants_tensor_ops: AtomicBool,
+}
+
+impl Owner {
+    /// True once the plugin failed (one atomic load).
+    #[inline]
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// The failure message, if the plugin failed.
+    pub(crate) fn failure(&self) -> Option<String> {
+        lock(&self.failure).clone()
+    }
+
+    /// Marks the plugin failed (the first message wins) and removes all its subscriptions.
+    pub(crate) fn fail(&self, message: String) {
+        {
+            let mut f = lock(&self.failure);
+            if f.is_none() {
+                eprintln!("spiraltorch: plugin {} failed: {message}", self.id);
+                *f = Some(message);
+            }
+            self.failed.store(true, Ordering::Release);
+        }
+        self.unsubscribe_all();
+    }
+
+    /// Records a subscription owned by this plugin.
+    pub(crate) fn track(&self, id: SubscriptionId) {
+        lock(&self.subscriptions).push(id);
+    }
+
+    /// Removes every subscription owned by this plugin.
+    pub(crate) fn unsubscribe_all(&self) {
+        let ids = std::mem::take(&mut *lock(&self.subscriptions));
+        for id in ids {
+            self.bus.unsubscribe(id);
+        }
+    }
+
+    /// Whether the plugin asked for `TensorOp` events in `on_event`.
+    pub(crate) fn wants_tensor_ops(&self) -> bool {
+        self.wants_tensor_ops.load(Ordering::Acquire)
+    }
+}
+
+struct ServiceEntry {
+    value: Arc<dyn Any + Send + Sync>,
+    owner: Option<String>,
+}
+
+/// The host side a plugin talks to. Cloning gives another handle to the same state.
+#[derive(Clone)]
+pub struct PluginContext {
+    /// The bus events are published on (for the global registry: the dispatcher's bus).
+    pub event_bus: PluginEventBus,
+    config: Arc<Mutex<HashMap<String, String>>>,
+    services: Arc<Mutex<HashMap<String, ServiceEntry>>>,
+    owner: Option<Arc<Owner>>,
+}
+
+impl std::fmt::Debug for PluginContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginContext")
+            .field("plugin", &self.plugin_id())
+            .field("services", &self.service_names())
+            .finish()
+    }
+}
+
+impl PluginContext {
+    /// A context on `event_bus` with empty configuration and no services.
+    pub fn new(event_bus: PluginEventBus) -> Self {
+        PluginContext {
+            event_bus,
+            config: Arc::default(),
+            services: Arc::default(),
+            owner: None,
+        }
+    }
+
+    /// A handle on the same state tagged with plugin `id` (used by the registry).
+    pub(crate) fn for_plugin(&self, id: &str) -> PluginContext {
+        let owner = Owner {
+            id: id.to_string(),
+            bus: self.event_bus.clone(),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            subscriptions: Mutex::new(Vec::new()),
+            wants_tensor_ops: AtomicBool::new(false),
+        };
+        PluginContext {
+            owner: Some(Arc::new(owner)),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn owner(&self) -> Option<&Arc<Owner>> {
+        self.owner.as_ref()
+    }
+
+    /// Id of the plugin this handle belongs to (`None` for the host's own handle).
+    pub fn plugin_id(&self) -> Option<&str> {
+        self.owner.as_deref().map(|o| o.id.as_str())
+    }
+
+    fn err(&self, reason: String) -> Error {
+        Error::Plugin {
+            plugin: self.plugin_id().unwrap_or("<host>").to_string(),
+            reason,
+        }
+    }
+
+    // ---- configuration ----
+
+    /// Sets configuration `key` to `value`.
+    pub fn set_config(&self, key: impl Into<String>, value: impl Into<String>) {
+        lock(&self.config).insert(key.into(), value.into());
+    }
+
+    /// The string value of `key`.
+    pub fn config(&self, key: &str) -> Option<String> {
+        lock(&self.config).get(key).cloned()
+    }
+
+    /// The string value of `key`, or `default`.
+    pub fn config_or(&self, key: &str, default: &str) -> String {
+        self.config(key).unwrap_or_else(|| default.to_string())
+    }
+
+    /// `key` parsed as `T`; `Ok(None)` when unset.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] naming the key, value and type when the value does not parse.
+    pub fn config_parse<T: FromStr>(&self, key: &str) -> Result<Option<T>> {
+        match self.config(key) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
+                self.err(format!(
+                    "config {key} = {v:?} is not a valid {}",
+                    std::any::type_name::<T>()
+                ))
+            }),
+        }
+    }
+
+    /// `key` as a boolean (`true/false`, `1/0`, `yes/no`, `on/off`); `Ok(None)` when unset.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when the value is none of those.
+    pub fn config_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.config(key) {
+            None => Ok(None),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Some(true)),
+                "false" | "0" | "no" | "off" => Ok(Some(false)),
+                _ => Err(self.err(format!("config {key} = {v:?} is not a boolean"))),
+            },
+        }
+    }
+
+    /// `key` as an `i64`; `Ok(None)` when unset.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when the value is not an integer.
+    pub fn config_i64(&self, key: &str) -> Result<Option<i64>> {
+        self.config_parse(key)
+    }
+
+    /// `key` as a `usize`; `Ok(None)` when unset.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when the value is not a non-negative integer.
+    pub fn config_usize(&self, key: &str) -> Result<Option<usize>> {
+        self.config_parse(key)
+    }
+
+    /// `key` as an `f64`; `Ok(None)` when unset.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when the value is not a number.
+    pub fn config_f64(&self, key: &str) -> Result<Option<f64>> {
+        self.config_parse(key)
+    }
+
+    // ---- services ----
+
+    /// Registers `service` under `name`, replacing any previous one. Other plugins and the host
+    /// read it back with [`PluginContext::get_service`] using the same type `T` (for a trait
+    /// object, register an `Arc<dyn Trait>` and ask for `Arc<dyn Trait>`). Services registered
+    /// by a plugin are removed when it unloads.
+    pub fn register_service<T: Any + Send + Sync>(&self, name: impl Into<String>, service: T) {
+        let owner = self.plugin_id().map(str::to_string);
+        lock(&self.services).insert(
+            name.into(),
+            ServiceEntry {
+                value: Arc::new(service),
+                owner,
+            },
+        );
+    }
+
+    /// A clone of service `name` if it exists and has type `T`.
+    pub fn get_service<T: Any + Clone>(&self, name: &str) -> Option<T> {
+        let value = lock(&self.services).get(name).map(|e| e.value.clone())?;
+        value.downcast_ref::<T>().cloned()
+    }
+
+    /// Whether a service called `name` exists (of any type).
+    pub fn has_service(&self, name: &str) -> bool {
+        lock(&self.services).contains_key(name)
+    }
+
+    /// Names of all services, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.services).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Removes service `name`; returns whether it existed.
+    pub fn remove_service(&self, name: &str) -> bool {
+        lock(&self.services).remove(name).is_some()
+    }
+
+    /// Removes every service registered by plugin `id`.
+    pub(crate) fn remove_services_of(&self, id: &str) {
+        let removed: Vec<ServiceEntry> = {
+            let mut s = lock(&self.services);
+            let names: Vec<String> = s
+                .iter()
+                .filter(|(_, e)| e.owner.as_deref() == Some(id))
+                .map(|(n, _)| n.clone())
+                .collect();
+            names.iter().filter_map(|n| s.remove(n)).collect()
+        };
+        // Dropped outside the lock: a service's destructor may use the context.
+        drop(removed);
+    }
+
+    // ---- events ----
+
+    /// Subscribes `callback` to events named `pattern` (`"*"` for all). Through a plugin's
+    /// handle, the subscription is removed when the plugin unloads, and a panic in `callback`
+    /// marks the plugin failed (its subscriptions are then all removed).
+    pub fn subscribe(&self, pattern: &str, callback: EventCallback) -> SubscriptionId {
+        let Some(owner) = self.owner.clone() else {
+            return self.event_bus.subscribe(pattern, callback);
+        };
+        // catch_unwind runs here, in the code copy that created `callback`: a panic can only be
+        // caught by the Rust runtime that raised it (dynamic plugins carry their own).
+        let guarded: EventCallback = Arc::new(move |event: &PluginEvent| {
+            if owner.is_failed() {
+                return;
+            }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
+            if let Err(p) = r {
+                owner.fail(format!(
+                    "panicked in a subscriber for {}: {}",
+                    event.name(),
+                    panic_message(&p)
+                ));
+            }
+        });
+        let id = self.event_bus.subscribe(pattern, guarded);
+        if let Some(owner) = &self.owner {
+            owner.track(id);
+        }
+        id
+    }
+
+    /// Removes a subscription; returns whether it existed.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
+        if let Some(owner) = &self.owner {
+            lock(&owner.subscriptions).retain(|s| *s != id);
+        }
+        self.event_bus.unsubscribe(id)
+    }
+
+    /// Publishes `event` on the bus.
+    pub fn publish(&self, event: &PluginEvent) {
+        self.event_bus.publish(event);
+    }
+
+    /// Asks the registry to deliver `TensorOp` events to this plugin's `on_event` (call from
+    /// `on_load`). By default `on_event` receives every event except `TensorOp`, so that loading
+    /// a plugin does not make every op pay for timing and event construction.
+    pub fn receive_tensor_ops(&self) {
+        if let Some(owner) = &self.owner {
+            owner.wants_tensor_ops.store(true, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_config_and_services() {
+        let ctx = PluginContext::new(PluginEventBus::new());
+        ctx.set_config("lr", "0.5");
+        ctx.set_config("flag", "Yes");
+        ctx.set_config("n", "x1");
+        assert_eq!(ctx.config_f64("lr").unwrap(), Some(0.5));
+        assert_eq!(ctx.config_bool("flag").unwrap(), Some(true));
+        assert!(ctx.config_usize("n").is_err());
+        assert_eq!(ctx.config_i64("missing").unwrap(), None);
+        let p = ctx.for_plugin("p");
+        p.register_service("answer", 42u32);
+        assert_eq!(ctx.get_service::<u32>("answer"), Some(42));
+        assert_eq!(ctx.get_service::<u64>("answer"), None);
+        ctx.remove_services_of("p");
+        assert!(!ctx.has_service("answer"));
+    }
+}
