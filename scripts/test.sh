@@ -23,6 +23,18 @@ for component in rustfmt clippy; do
     fi
 done
 
+# WGPU runs for real on Mesa's lavapipe (Vulkan on the CPU); a missing adapter is a failure.
+if [ ! -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]; then
+    step "apt-get install mesa-vulkan-drivers libvulkan1 (lavapipe for the WGPU tests)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1
+fi
+export ST_REQUIRE_WGPU=1
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+chmod 0700 "$XDG_RUNTIME_DIR"
+
 step "file size: no tracked .rs file above 1200 lines"
 too_long=0
 while IFS= read -r -d '' f; do

@@ -18,7 +18,6 @@
 // st_core::Error is 152 bytes; every fallible function here returns it (st-core has the
 // same lint hit; boxing it is a core decision).
 #![allow(clippy::result_large_err)]
-
 #![warn(missing_docs)]
 
 pub mod buffer;

@@ -14,7 +14,10 @@ impl BackendId {
 
     /// Looks a backend up by name (`"cpu"`, `"wgpu"`, `"cuda"`, or a third party's).
     pub fn from_name(name: &str) -> Option<BackendId> {
-        backend_names().iter().position(|n| *n == name).map(|i| BackendId(i as u16))
+        backend_names()
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| BackendId(i as u16))
     }
 
     /// The backend's name.
@@ -30,7 +33,9 @@ impl BackendId {
 
     /// Every backend linked into this binary.
     pub fn all() -> Vec<BackendId> {
-        (0..backend_names().len()).map(|i| BackendId(i as u16)).collect()
+        (0..backend_names().len())
+            .map(|i| BackendId(i as u16))
+            .collect()
     }
 }
 
@@ -56,7 +61,10 @@ pub struct Device {
 impl Device {
     /// The host CPU.
     pub const fn cpu() -> Device {
-        Device { backend: BackendId::CPU, ordinal: 0 }
+        Device {
+            backend: BackendId::CPU,
+            ordinal: 0,
+        }
     }
 
     /// Device `ordinal` of the backend called `backend`, checking that the backend is linked
@@ -82,7 +90,10 @@ impl Device {
                 reason: format!("device {ordinal} requested but only {count} present"),
             });
         }
-        Ok(Device { backend: id, ordinal })
+        Ok(Device {
+            backend: id,
+            ordinal,
+        })
     }
 
     /// WGPU adapter `ordinal` (needs `st-backend-wgpu` linked).
@@ -149,8 +160,9 @@ pub fn set_default_device(device: Device) {
         changed
     };
     if changed {
-        crate::events::global_event_bus()
-            .publish(&crate::events::PluginEvent::BackendChanged { backend: device.to_string() });
+        crate::events::global_event_bus().publish(&crate::events::PluginEvent::BackendChanged {
+            backend: device.to_string(),
+        });
     }
 }
 

@@ -214,18 +214,41 @@ macro_rules! element {
 
 element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, 0.0, 1.0);
 element!(f64, F64, |x: f64| x, |v: f64| v, 0.0, 1.0);
-element!(f16, F16, |x: f16| x.to_f64(), f16::from_f64, f16::ZERO, f16::ONE);
-element!(bf16, BF16, |x: bf16| x.to_f64(), bf16::from_f64, bf16::ZERO, bf16::ONE);
+element!(
+    f16,
+    F16,
+    |x: f16| x.to_f64(),
+    f16::from_f64,
+    f16::ZERO,
+    f16::ONE
+);
+element!(
+    bf16,
+    BF16,
+    |x: bf16| x.to_f64(),
+    bf16::from_f64,
+    bf16::ZERO,
+    bf16::ONE
+);
 element!(i32, I32, |x: i32| x as f64, |v: f64| v as i32, 0, 1);
 element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, 0, 1);
 element!(u8, U8, |x: u8| x as f64, |v: f64| v as u8, 0, 1);
 
 /// Boolean element as stored in memory: one byte, 0 or 1.
 #[repr(transparent)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable,
+)]
 pub struct Bool8(pub u8);
 
-element!(Bool8, Bool, |x: Bool8| x.0 as f64, |v: f64| Bool8((v != 0.0) as u8), Bool8(0), Bool8(1));
+element!(
+    Bool8,
+    Bool,
+    |x: Bool8| x.0 as f64,
+    |v: f64| Bool8((v != 0.0) as u8),
+    Bool8(0),
+    Bool8(1)
+);
 
 impl From<bool> for Bool8 {
     fn from(b: bool) -> Self {

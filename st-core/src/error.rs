@@ -49,7 +49,9 @@ pub enum Error {
         reason: String,
     },
     /// Inputs live on different devices; SpiralTorch never transfers implicitly.
-    #[error("{op}: inputs are on different devices {devices:?}; move them with .to(&device) first")]
+    #[error(
+        "{op}: inputs are on different devices {devices:?}; move them with .to(&device) first"
+    )]
     DeviceMismatch {
         /// Operation name.
         op: &'static str,
@@ -175,17 +177,26 @@ impl Error {
         backend: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        Error::Backend { backend: backend.into(), source: source.into() }
+        Error::Backend {
+            backend: backend.into(),
+            source: source.into(),
+        }
     }
 
     /// An [`Error::InvalidArgument`] for `op`.
     pub fn invalid(op: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument { op, reason: reason.into() }
+        Error::InvalidArgument {
+            op,
+            reason: reason.into(),
+        }
     }
 
     /// An [`Error::Io`] with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -21,14 +21,22 @@ impl Layout {
     pub fn contiguous(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let strides = shape.contiguous_strides();
-        Layout { shape, strides, offset: 0 }
+        Layout {
+            shape,
+            strides,
+            offset: 0,
+        }
     }
 
     /// A layout from raw parts. The caller guarantees every addressed element lies inside the
     /// storage it is used with.
     pub fn from_parts(shape: Shape, strides: Strides, offset: usize) -> Self {
         debug_assert_eq!(shape.rank(), strides.len());
-        Layout { shape, strides, offset }
+        Layout {
+            shape,
+            strides,
+            offset,
+        }
     }
 
     /// The shape.
@@ -145,29 +153,47 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout { shape: shape.clone(), strides: new_s, offset: self.offset })
+        Some(Layout {
+            shape: shape.clone(),
+            strides: new_s,
+            offset: self.offset,
+        })
     }
 
     /// Reorders dims: output dim `i` is input dim `perm[i]`.
     pub fn permuted(&self, op: &'static str, perm: &[usize]) -> Result<Layout> {
         let rank = self.rank();
         let mut seen = [false; 64];
-        if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
+        if perm.len() != rank
+            || perm
+                .iter()
+                .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
         {
             return Err(Error::invalid(
                 op,
-                format!("{perm:?} is not a permutation of the {rank} dims of {}", self.shape),
+                format!(
+                    "{perm:?} is not a permutation of the {rank} dims of {}",
+                    self.shape
+                ),
             ));
         }
         let shape = Shape(perm.iter().map(|&p| self.shape.dim(p)).collect());
         let strides = perm.iter().map(|&p| self.strides[p]).collect();
-        Ok(Layout { shape, strides, offset: self.offset })
+        Ok(Layout {
+            shape,
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Keeps elements `start, start+step, ...` below `end` of dim `dim` (all normalized).
     pub fn sliced(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut l = self.clone();
-        l.offset += if len > 0 { start * self.strides[dim] as usize } else { 0 };
+        l.offset += if len > 0 {
+            start * self.strides[dim] as usize
+        } else {
+            0
+        };
         l.shape.0[dim] = len;
         l.strides[dim] *= step as isize;
         l
@@ -229,7 +255,11 @@ impl Layout {
                 }
             })
             .collect();
-        Ok(Layout { shape: target.clone(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: target.clone(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Iterator over the storage offsets of every element, in row-major order.

@@ -72,8 +72,16 @@ impl Shape {
         let rank = a.rank().max(b.rank());
         let mut out: SmallVec<[usize; INLINE_RANK]> = SmallVec::from_elem(0, rank);
         for i in 0..rank {
-            let da = if i < rank - a.rank() { 1 } else { a.0[i - (rank - a.rank())] };
-            let db = if i < rank - b.rank() { 1 } else { b.0[i - (rank - b.rank())] };
+            let da = if i < rank - a.rank() {
+                1
+            } else {
+                a.0[i - (rank - a.rank())]
+            };
+            let db = if i < rank - b.rank() {
+                1
+            } else {
+                b.0[i - (rank - b.rank())]
+            };
             out[i] = if da == db || db == 1 {
                 da
             } else if da == 1 {
@@ -96,7 +104,10 @@ impl Shape {
             return false;
         }
         let off = target.rank() - self.rank();
-        self.0.iter().enumerate().all(|(i, &d)| d == 1 || d == target.0[i + off])
+        self.0
+            .iter()
+            .enumerate()
+            .all(|(i, &d)| d == 1 || d == target.0[i + off])
     }
 }
 
@@ -125,7 +136,10 @@ pub fn normalize_dims(op: &'static str, dims: &[isize], rank: usize) -> Result<V
             continue;
         }
         if out.contains(&n) {
-            return Err(Error::invalid(op, format!("dim {d} appears more than once in {dims:?}")));
+            return Err(Error::invalid(
+                op,
+                format!("dim {d} appears more than once in {dims:?}"),
+            ));
         }
         out.push(n);
     }
@@ -201,9 +215,15 @@ mod tests {
     #[test]
     fn broadcast_follows_numpy() {
         let s = |d: &[usize]| Shape::new(d);
-        assert_eq!(Shape::broadcast("t", &s(&[2, 1, 3]), &s(&[4, 1])).unwrap(), s(&[2, 4, 3]));
+        assert_eq!(
+            Shape::broadcast("t", &s(&[2, 1, 3]), &s(&[4, 1])).unwrap(),
+            s(&[2, 4, 3])
+        );
         assert_eq!(Shape::broadcast("t", &s(&[]), &s(&[5])).unwrap(), s(&[5]));
-        assert_eq!(Shape::broadcast("t", &s(&[0, 1]), &s(&[3])).unwrap(), s(&[0, 3]));
+        assert_eq!(
+            Shape::broadcast("t", &s(&[0, 1]), &s(&[3])).unwrap(),
+            s(&[0, 3])
+        );
         let e = Shape::broadcast("add", &s(&[2, 3]), &s(&[4])).unwrap_err();
         assert!(matches!(e, Error::ShapeMismatch { op: "add", .. }), "{e}");
     }
@@ -211,8 +231,14 @@ mod tests {
     #[test]
     fn normalize_dim_accepts_negative_and_rejects_out_of_range() {
         assert_eq!(normalize_dim("t", -1, 3).unwrap(), 2);
-        assert!(matches!(normalize_dim("t", 3, 3), Err(Error::DimOutOfRange { .. })));
-        assert!(matches!(normalize_dim("t", -4, 3), Err(Error::DimOutOfRange { .. })));
+        assert!(matches!(
+            normalize_dim("t", 3, 3),
+            Err(Error::DimOutOfRange { .. })
+        ));
+        assert!(matches!(
+            normalize_dim("t", -4, 3),
+            Err(Error::DimOutOfRange { .. })
+        ));
         assert_eq!(normalize_dim("t", -1, 0).unwrap(), 0);
     }
 

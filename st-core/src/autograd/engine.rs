@@ -43,18 +43,24 @@ impl std::fmt::Debug for Node {
 
 /// Records `op` if grad mode is on and an input requires grad; returns the output, linked.
 pub(crate) fn record(op: OpId, params: &OpParams, inputs: &[&Tensor], out: Tensor) -> Tensor {
-    if !op.def().differentiable
-        || !inputs.iter().any(|t| t.requires_grad())
-        || !is_grad_enabled()
-    {
+    if !op.def().differentiable || !inputs.iter().any(|t| t.requires_grad()) || !is_grad_enabled() {
         return out;
     }
-    link(op, params.clone(), inputs.iter().map(|t| (*t).clone()).collect(), out)
+    link(
+        op,
+        params.clone(),
+        inputs.iter().map(|t| (*t).clone()).collect(),
+        out,
+    )
 }
 
 fn link(op: OpId, params: OpParams, inputs: SmallVec<[Tensor; 3]>, out: Tensor) -> Tensor {
     let output = out.detach();
-    let node = Arc::new(Node { op, params, saved: Mutex::new(Some(Saved { inputs, output })) });
+    let node = Arc::new(Node {
+        op,
+        params,
+        saved: Mutex::new(Some(Saved { inputs, output })),
+    });
     let inner = &out.0;
     Tensor::with_grad_fn(
         inner.storage.clone(),
@@ -70,7 +76,12 @@ pub(crate) fn record_transfer(src: &Tensor, out: Tensor) -> Result<Tensor> {
     if !src.requires_grad() || !is_grad_enabled() {
         return Ok(out);
     }
-    Ok(link(OpId::Copy, OpParams::Device(src.device()), SmallVec::from_elem(src.clone(), 1), out))
+    Ok(link(
+        OpId::Copy,
+        OpParams::Device(src.device()),
+        SmallVec::from_elem(src.clone(), 1),
+        out,
+    ))
 }
 
 fn key(n: &Arc<Node>) -> *const Node {
@@ -133,8 +144,7 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
         let saved = node.saved.lock();
         let Some(saved) = saved.as_ref() else {
             return Err(Error::Autograd(
-                "trying to backward through the graph a second time; its buffers were freed"
-                    .into(),
+                "trying to backward through the graph a second time; its buffers were freed".into(),
             ));
         };
         for inp in &saved.inputs {
@@ -148,10 +158,14 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
     let mut grads: HashMap<*const Node, Tensor> = HashMap::new();
     grads.insert(key(root_node), seed);
     for node in order.iter().rev() {
-        let Some(grad) = grads.remove(&key(node)) else { continue };
-        let saved = node.saved.lock().take().ok_or_else(|| {
-            Error::Autograd("graph freed while running backward".into())
-        })?;
+        let Some(grad) = grads.remove(&key(node)) else {
+            continue;
+        };
+        let saved = node
+            .saved
+            .lock()
+            .take()
+            .ok_or_else(|| Error::Autograd("graph freed while running backward".into()))?;
         let input_refs: SmallVec<[&Tensor; 3]> = saved.inputs.iter().collect();
         let in_grads = rules::backward(node.op, &node.params, &input_refs, &saved.output, &grad)?;
         for (inp, g) in saved.inputs.iter().zip(in_grads) {
@@ -184,7 +198,11 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
 }
 
 fn accumulate_leaf(leaf: &Tensor, g: Tensor) -> Result<()> {
-    let g = if g.dtype() != leaf.dtype() { g.to_dtype(leaf.dtype())? } else { g };
+    let g = if g.dtype() != leaf.dtype() {
+        g.to_dtype(leaf.dtype())?
+    } else {
+        g
+    };
     let new = match leaf.grad() {
         Some(prev) => prev.add(&g)?,
         None => g.contiguous()?,

@@ -30,8 +30,12 @@ struct Pool {
     misses: u64,
 }
 
-static POOL: Mutex<Pool> =
-    Mutex::new(Pool { by_chunks: BTreeMap::new(), bytes: 0, hits: 0, misses: 0 });
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    by_chunks: BTreeMap::new(),
+    bytes: 0,
+    hits: 0,
+    misses: 0,
+});
 
 /// Statistics of the CPU buffer pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +51,11 @@ pub struct PoolStats {
 /// Current pool statistics.
 pub fn pool_stats() -> PoolStats {
     let p = POOL.lock();
-    PoolStats { pooled_bytes: p.bytes, hits: p.hits, misses: p.misses }
+    PoolStats {
+        pooled_bytes: p.bytes,
+        hits: p.hits,
+        misses: p.misses,
+    }
 }
 
 fn take_chunks(n: usize) -> Vec<Chunk> {
@@ -84,7 +92,11 @@ impl CpuBuffer {
     /// is reused as is. Kernels overwrite every element.
     pub fn for_output(dtype: DType, len: usize) -> CpuBuffer {
         let bytes = len * dtype.size_in_bytes();
-        CpuBuffer { chunks: take_chunks(bytes.div_ceil(CHUNK)), dtype, len }
+        CpuBuffer {
+            chunks: take_chunks(bytes.div_ceil(CHUNK)),
+            dtype,
+            len,
+        }
     }
 
     /// A buffer holding a copy of `data`.
@@ -103,7 +115,10 @@ impl CpuBuffer {
         if bytes.len() % es != 0 {
             return Err(Error::invalid(
                 "upload",
-                format!("{} bytes is not a whole number of {dtype} elements", bytes.len()),
+                format!(
+                    "{} bytes is not a whole number of {dtype} elements",
+                    bytes.len()
+                ),
             ));
         }
         let mut b = CpuBuffer::for_output(dtype, bytes.len() / es);

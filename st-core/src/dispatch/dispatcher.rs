@@ -53,7 +53,11 @@ pub fn dispatch_on(
     if !entry.caps.strided {
         for t in inputs {
             if !t.is_contiguous() || (broadcast && t.shape() != &out_shape) {
-                let src = if broadcast { t.expand(&out_shape)? } else { (*t).clone() };
+                let src = if broadcast {
+                    t.expand(&out_shape)?
+                } else {
+                    (*t).clone()
+                };
                 owned.push(src.contiguous()?);
             }
         }
@@ -62,15 +66,23 @@ pub fn dispatch_on(
     let kin: SmallVec<[KernelInput<'_>; 3]> = inputs
         .iter()
         .map(|t| {
-            let needs_copy =
-                !entry.caps.strided && (!t.is_contiguous() || (broadcast && t.shape() != &out_shape));
-            let t: &Tensor = if needs_copy { owned_iter.next().unwrap_or(t) } else { t };
+            let needs_copy = !entry.caps.strided
+                && (!t.is_contiguous() || (broadcast && t.shape() != &out_shape));
+            let t: &Tensor = if needs_copy {
+                owned_iter.next().unwrap_or(t)
+            } else {
+                t
+            };
             let layout = if broadcast && t.shape() != &out_shape {
                 t.layout().broadcast_as(op.name(), &out_shape)?
             } else {
                 t.layout().clone()
             };
-            Ok(KernelInput { buffer: &**t.storage(), layout, dtype: t.dtype() })
+            Ok(KernelInput {
+                buffer: &**t.storage(),
+                layout,
+                dtype: t.dtype(),
+            })
         })
         .collect::<Result<_>>()?;
     let timed = events::tensor_op_listened();

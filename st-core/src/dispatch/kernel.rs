@@ -49,9 +49,15 @@ pub struct KernelCaps {
 
 impl KernelCaps {
     /// Strided and deterministic.
-    pub const STRIDED: KernelCaps = KernelCaps { strided: true, deterministic: true };
+    pub const STRIDED: KernelCaps = KernelCaps {
+        strided: true,
+        deterministic: true,
+    };
     /// Contiguous inputs only, deterministic.
-    pub const CONTIGUOUS: KernelCaps = KernelCaps { strided: false, deterministic: true };
+    pub const CONTIGUOUS: KernelCaps = KernelCaps {
+        strided: false,
+        deterministic: true,
+    };
 }
 
 /// A link-time kernel registration, submitted through [`register_kernel!`](crate::register_kernel).

@@ -76,10 +76,18 @@ impl Registry {
                         r.source
                     )));
                 }
-                *slot = Some(Entry { kernel: r.kernel, caps: r.caps, source: r.source });
+                *slot = Some(Entry {
+                    kernel: r.kernel,
+                    caps: r.caps,
+                    source: r.source,
+                });
             }
         }
-        Ok(Registry { backends: backends.to_vec(), table, dangling })
+        Ok(Registry {
+            backends: backends.to_vec(),
+            table,
+            dangling,
+        })
     }
 
     /// The kernel for a key, if registered.
@@ -107,7 +115,11 @@ impl Registry {
             op: op.name(),
             backend: backend.name().to_string(),
             dtype,
-            available: if avail.is_empty() { "none".into() } else { avail.join("; ") },
+            available: if avail.is_empty() {
+                "none".into()
+            } else {
+                avail.join("; ")
+            },
         }
     }
 
@@ -192,7 +204,8 @@ static REGISTRY: OnceLock<std::result::Result<Registry, String>> = OnceLock::new
 pub fn registry() -> Result<&'static Registry> {
     REGISTRY
         .get_or_init(|| {
-            Registry::build(backend_names(), inventory::iter::<KernelReg>).map_err(|e| e.to_string())
+            Registry::build(backend_names(), inventory::iter::<KernelReg>)
+                .map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| Error::Registry(e.clone()))
@@ -209,19 +222,35 @@ mod tests {
     }
 
     fn reg(op: OpId, backend: &'static str, source: &'static str) -> KernelReg {
-        KernelReg { op, backend, dtypes: &[DType::F32], kernel: k, caps: KernelCaps::STRIDED, source }
+        KernelReg {
+            op,
+            backend,
+            dtypes: &[DType::F32],
+            kernel: k,
+            caps: KernelCaps::STRIDED,
+            source,
+        }
     }
 
     #[test]
     fn duplicate_key_names_both_sources() {
-        let recs = [reg(OpId::Add, "cpu", "a.rs:1"), reg(OpId::Add, "cpu", "b.rs:2")];
-        let err = Registry::build(&["cpu"], recs.iter()).err().unwrap().to_string();
+        let recs = [
+            reg(OpId::Add, "cpu", "a.rs:1"),
+            reg(OpId::Add, "cpu", "b.rs:2"),
+        ];
+        let err = Registry::build(&["cpu"], recs.iter())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("a.rs:1") && err.contains("b.rs:2"), "{err}");
     }
 
     #[test]
     fn unknown_backend_and_view_ops_are_dangling() {
-        let recs = [reg(OpId::Add, "nope", "a.rs:1"), reg(OpId::Reshape, "cpu", "b.rs:2")];
+        let recs = [
+            reg(OpId::Add, "nope", "a.rs:1"),
+            reg(OpId::Reshape, "cpu", "b.rs:2"),
+        ];
         let r = Registry::build(&["cpu"], recs.iter()).unwrap();
         assert_eq!(r.dangling().len(), 2);
         assert!(r.coverage().is_empty());

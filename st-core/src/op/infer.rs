@@ -45,7 +45,12 @@ fn same_shape(op: OpId, a: &Shape, b: &Shape, why: &str) -> Result<()> {
     if a == b {
         Ok(())
     } else {
-        Err(Error::ShapeMismatch { op: op.name(), lhs: a.clone(), rhs: b.clone(), detail: why.into() })
+        Err(Error::ShapeMismatch {
+            op: op.name(),
+            lhs: a.clone(),
+            rhs: b.clone(),
+            detail: why.into(),
+        })
     }
 }
 
@@ -72,7 +77,10 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
     let name = op.name();
     let arity = op.def().arity as usize;
     if arity != 0 && inputs.len() != arity {
-        return Err(Error::invalid(name, format!("expects {arity} inputs, got {}", inputs.len())));
+        return Err(Error::invalid(
+            name,
+            format!("expects {arity} inputs, got {}", inputs.len()),
+        ));
     }
     let s = |i: usize| inputs[i].0.shape();
     let dt = |i: usize| inputs[i].1;
@@ -87,7 +95,12 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         }
         Exp | Log | Sqrt | Rsqrt | Sin | Cos | Tanh | Sigmoid | Gelu | GeluTanh | Silu | Erf
         | Reciprocal => {
-            require(op, dt(0).is_float(), inputs, "needs a floating-point input; cast first")?;
+            require(
+                op,
+                dt(0).is_float(),
+                inputs,
+                "needs a floating-point input; cast first",
+            )?;
             Ok((s(0).clone(), dt(0)))
         }
         Relu => {
@@ -96,7 +109,12 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         }
         LogicalNot => Ok((s(0).clone(), DType::Bool)),
         Add | Sub | Mul | Div | Pow | Maximum | Minimum => {
-            require(op, dt(0) == dt(1), inputs, "binary kernels take one dtype (promote first)")?;
+            require(
+                op,
+                dt(0) == dt(1),
+                inputs,
+                "binary kernels take one dtype (promote first)",
+            )?;
             require(
                 op,
                 dt(0) != DType::Bool || matches!(op, Add | Mul | Maximum | Minimum),
@@ -106,23 +124,40 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             Ok((broadcast(op, inputs)?, dt(0)))
         }
         Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr => {
-            require(op, dt(0) == dt(1), inputs, "comparison kernels take one dtype")?;
+            require(
+                op,
+                dt(0) == dt(1),
+                inputs,
+                "comparison kernels take one dtype",
+            )?;
             Ok((broadcast(op, inputs)?, DType::Bool))
         }
         Where => {
             require(op, dt(0) == DType::Bool, inputs, "condition must be bool")?;
-            require(op, dt(1) == dt(2), inputs, "value inputs must share one dtype")?;
+            require(
+                op,
+                dt(1) == dt(2),
+                inputs,
+                "value inputs must share one dtype",
+            )?;
             let ab = Shape::broadcast(name, s(1), s(2))?;
             Ok((Shape::broadcast(name, s(0), &ab)?, dt(1)))
         }
         MaskedFill => {
             require(op, dt(1) == DType::Bool, inputs, "mask must be bool")?;
             let out = Shape::broadcast(name, s(0), s(1))?;
-            same_shape(op, &out, s(0), ": the mask must broadcast to the input shape")?;
+            same_shape(
+                op,
+                &out,
+                s(0),
+                ": the mask must broadcast to the input shape",
+            )?;
             Ok((out, dt(0)))
         }
         Sum | Prod | Max | Min => {
-            let OpParams::Reduce { dims, keepdim } = params else { return bad_params(op, params) };
+            let OpParams::Reduce { dims, keepdim } = params else {
+                return bad_params(op, params);
+            };
             let out_dt = match op {
                 Sum | Prod if !dt(0).is_float() => DType::I64,
                 _ => dt(0),
@@ -140,7 +175,9 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             Ok((reduced(s(0), dims, *keepdim), out_dt))
         }
         ArgMax | ArgMin => {
-            let OpParams::Arg { dim, keepdim } = params else { return bad_params(op, params) };
+            let OpParams::Arg { dim, keepdim } = params else {
+                return bad_params(op, params);
+            };
             require(op, dt(0) != DType::Bool, inputs, "not defined for bool")?;
             let shape = match dim {
                 Some(d) => {
@@ -180,14 +217,21 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             Ok((s(0).clone(), dt(0)))
         }
         Cat => {
-            let OpParams::Dim(d) = params else { return bad_params(op, params) };
+            let OpParams::Dim(d) = params else {
+                return bad_params(op, params);
+            };
             if inputs.is_empty() {
                 return Err(Error::invalid(name, "needs at least one tensor"));
             }
             let first = s(0);
             let mut total = 0;
             for (i, inp) in inputs.iter().enumerate() {
-                require(op, inp.1 == dt(0), inputs, "all tensors must share one dtype")?;
+                require(
+                    op,
+                    inp.1 == dt(0),
+                    inputs,
+                    "all tensors must share one dtype",
+                )?;
                 let sh = inp.0.shape();
                 let ok = sh.rank() == first.rank()
                     && (0..sh.rank()).all(|k| k == *d || sh.dim(k) == first.dim(k));
@@ -206,7 +250,9 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             Ok((Shape::new(&out), dt(0)))
         }
         IndexSelect => {
-            let OpParams::Dim(d) = params else { return bad_params(op, params) };
+            let OpParams::Dim(d) = params else {
+                return bad_params(op, params);
+            };
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
             if s(1).rank() > 1 {
                 return Err(Error::InvalidShape {
@@ -222,15 +268,24 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             Ok((Shape::new(&out), dt(0)))
         }
         Gather => {
-            let OpParams::Dim(d) = params else { return bad_params(op, params) };
+            let OpParams::Dim(d) = params else {
+                return bad_params(op, params);
+            };
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
             index_rank_check(op, s(0), s(1), *d)?;
             Ok((s(1).clone(), dt(0)))
         }
         ScatterAdd => {
-            let OpParams::Dim(d) = params else { return bad_params(op, params) };
+            let OpParams::Dim(d) = params else {
+                return bad_params(op, params);
+            };
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
-            require(op, dt(2) == dt(0), inputs, "src must have the input's dtype")?;
+            require(
+                op,
+                dt(2) == dt(0),
+                inputs,
+                "src must have the input's dtype",
+            )?;
             index_rank_check(op, s(0), s(1), *d)?;
             index_rank_check(op, s(2), s(1), usize::MAX)?;
             Ok((s(0).clone(), dt(0)))
@@ -238,30 +293,47 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         Conv2d => conv_shape(op, inputs, params),
         Im2Col | Col2Im => window_shape(op, inputs, params),
         Cast => {
-            let OpParams::Cast(to) = params else { return bad_params(op, params) };
+            let OpParams::Cast(to) = params else {
+                return bad_params(op, params);
+            };
             Ok((s(0).clone(), *to))
         }
         Copy => Ok((s(0).clone(), dt(0))),
         Fill => {
-            let OpParams::Fill { shape, dtype, .. } = params else { return bad_params(op, params) };
+            let OpParams::Fill { shape, dtype, .. } = params else {
+                return bad_params(op, params);
+            };
             Ok((shape.clone(), *dtype))
         }
-        _ => Err(Error::Internal(format!("infer called for non-kernel op {name}"))),
+        _ => Err(Error::Internal(format!(
+            "infer called for non-kernel op {name}"
+        ))),
     }
     .map_err(|e| add_detail(e, inputs))
 }
 
 fn add_detail(e: Error, inputs: &[InferInput<'_>]) -> Error {
     match e {
-        Error::ShapeMismatch { op, lhs, rhs, detail: d } if !d.contains("dtypes") => {
-            Error::ShapeMismatch { op, lhs, rhs, detail: format!("{d}{}", detail(inputs)) }
-        }
+        Error::ShapeMismatch {
+            op,
+            lhs,
+            rhs,
+            detail: d,
+        } if !d.contains("dtypes") => Error::ShapeMismatch {
+            op,
+            lhs,
+            rhs,
+            detail: format!("{d}{}", detail(inputs)),
+        },
         e => e,
     }
 }
 
 fn bad_params(op: OpId, params: &OpParams) -> Result<(Shape, DType)> {
-    Err(Error::Internal(format!("{}: unexpected params {params:?}", op.name())))
+    Err(Error::Internal(format!(
+        "{}: unexpected params {params:?}",
+        op.name()
+    )))
 }
 
 fn broadcast(op: OpId, inputs: &[InferInput<'_>]) -> Result<Shape> {
@@ -286,8 +358,18 @@ fn index_rank_check(op: OpId, data: &Shape, index: &Shape, dim: usize) -> Result
 
 fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
     let (a, b) = (inputs[0].0.shape(), inputs[1].0.shape());
-    require(op, inputs[0].1 == inputs[1].1, inputs, "both operands must share one dtype")?;
-    require(op, inputs[0].1 != DType::Bool, inputs, "not defined for bool")?;
+    require(
+        op,
+        inputs[0].1 == inputs[1].1,
+        inputs,
+        "both operands must share one dtype",
+    )?;
+    require(
+        op,
+        inputs[0].1 != DType::Bool,
+        inputs,
+        "not defined for bool",
+    )?;
     let mismatch = |why: &str| Error::ShapeMismatch {
         op: op.name(),
         lhs: a.clone(),
@@ -298,14 +380,22 @@ fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
         return Err(mismatch("both arguments need at least 1 dimension"));
     }
     let k_a = a.dim(a.rank() - 1);
-    let k_b = if b.rank() == 1 { b.dim(0) } else { b.dim(b.rank() - 2) };
+    let k_b = if b.rank() == 1 {
+        b.dim(0)
+    } else {
+        b.dim(b.rank() - 2)
+    };
     if k_a != k_b {
-        return Err(mismatch(&format!("inner dimensions {k_a} and {k_b} differ")));
+        return Err(mismatch(&format!(
+            "inner dimensions {k_a} and {k_b} differ"
+        )));
     }
     let batch_a = Shape::new(&a.dims()[..a.rank().saturating_sub(2)]);
     let batch_b = Shape::new(&b.dims()[..b.rank().saturating_sub(2)]);
     let batch = Shape::broadcast(op.name(), &batch_a, &batch_b).map_err(|_| {
-        mismatch(&format!("batch dims {batch_a} and {batch_b} cannot be broadcast"))
+        mismatch(&format!(
+            "batch dims {batch_a} and {batch_b} cannot be broadcast"
+        ))
     })?;
     let mut out = batch.dims().to_vec();
     if a.rank() >= 2 {
@@ -318,9 +408,16 @@ fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
 }
 
 fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
-    let OpParams::Conv2d(p) = params else { return bad_params(op, params) };
+    let OpParams::Conv2d(p) = params else {
+        return bad_params(op, params);
+    };
     let (x, w) = (inputs[0].0.shape(), inputs[1].0.shape());
-    require(op, inputs[0].1.is_float() && inputs[0].1 == inputs[1].1, inputs, "needs one float dtype")?;
+    require(
+        op,
+        inputs[0].1.is_float() && inputs[0].1 == inputs[1].1,
+        inputs,
+        "needs one float dtype",
+    )?;
     let bad = |why: String| Error::ShapeMismatch {
         op: op.name(),
         lhs: x.clone(),
@@ -328,10 +425,15 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
         detail: format!(": {why}{}", detail(inputs)),
     };
     if x.rank() != 4 || w.rank() != 4 {
-        return Err(bad("input must be [N, C, H, W] and weight [O, C/groups, kh, kw]".into()));
+        return Err(bad(
+            "input must be [N, C, H, W] and weight [O, C/groups, kh, kw]".into(),
+        ));
     }
     if p.groups == 0 || x.dim(1) % p.groups != 0 || w.dim(0) % p.groups != 0 {
-        return Err(bad(format!("groups {} must divide in and out channels", p.groups)));
+        return Err(bad(format!(
+            "groups {} must divide in and out channels",
+            p.groups
+        )));
     }
     if x.dim(1) / p.groups != w.dim(1) {
         return Err(bad(format!(
@@ -342,7 +444,10 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
         )));
     }
     if p.stride.contains(&0) || p.dilation.contains(&0) {
-        return Err(Error::invalid(op.name(), "stride and dilation must be positive"));
+        return Err(Error::invalid(
+            op.name(),
+            "stride and dilation must be positive",
+        ));
     }
     let win = WindowParams {
         kernel: [w.dim(2), w.dim(3)],
@@ -354,7 +459,9 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
     };
     let [oh, ow] = win.out_hw();
     if oh == 0 || ow == 0 {
-        return Err(bad("kernel (after dilation) is larger than the padded input".into()));
+        return Err(bad(
+            "kernel (after dilation) is larger than the padded input".into(),
+        ));
     }
     Ok((Shape::new(&[x.dim(0), w.dim(0), oh, ow]), inputs[0].1))
 }
@@ -362,10 +469,15 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
 use super::WindowParams;
 
 fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
-    let OpParams::Window(p) = params else { return bad_params(op, params) };
+    let OpParams::Window(p) = params else {
+        return bad_params(op, params);
+    };
     let x = inputs[0].0.shape();
     if p.stride.contains(&0) || p.dilation.contains(&0) || p.kernel.contains(&0) {
-        return Err(Error::invalid(op.name(), "kernel, stride and dilation must be positive"));
+        return Err(Error::invalid(
+            op.name(),
+            "kernel, stride and dilation must be positive",
+        ));
     }
     let [oh, ow] = p.out_hw();
     let kk = p.kernel[0] * p.kernel[1];
@@ -393,6 +505,9 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
                 reason: format!("expected [N, C*{kk}, {}]", oh * ow),
             });
         }
-        Ok((Shape::new(&[x.dim(0), x.dim(1) / kk, p.image[0], p.image[1]]), inputs[0].1))
+        Ok((
+            Shape::new(&[x.dim(0), x.dim(1) / kk, p.image[0], p.image[1]]),
+            inputs[0].1,
+        ))
     }
 }

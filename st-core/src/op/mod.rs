@@ -6,7 +6,6 @@ mod id;
 mod infer;
 mod params;
 
-
 pub use id::{OpDef, OpId, OpKind};
 pub use infer::{dispatch_dtype, infer};
 pub use params::{Conv2dParams, DimVec, OpParams, WindowParams};

@@ -87,7 +87,11 @@ impl Tensor {
         if dt.is_float() {
             binary(OpId::Div, self, rhs)
         } else {
-            binary(OpId::Div, &self.to_dtype(DType::F32)?, &rhs.to_dtype(DType::F32)?)
+            binary(
+                OpId::Div,
+                &self.to_dtype(DType::F32)?,
+                &rhs.to_dtype(DType::F32)?,
+            )
         }
     }
 
@@ -98,12 +102,20 @@ impl Tensor {
 
     /// Elementwise logical and (nonzero is true); returns bool.
     pub fn logical_and(&self, rhs: &Tensor) -> Result<Tensor> {
-        dispatch(OpId::LogicalAnd, &[&self.to_dtype(DType::Bool)?, &rhs.to_dtype(DType::Bool)?], &OpParams::None)
+        dispatch(
+            OpId::LogicalAnd,
+            &[&self.to_dtype(DType::Bool)?, &rhs.to_dtype(DType::Bool)?],
+            &OpParams::None,
+        )
     }
 
     /// Elementwise logical or (nonzero is true); returns bool.
     pub fn logical_or(&self, rhs: &Tensor) -> Result<Tensor> {
-        dispatch(OpId::LogicalOr, &[&self.to_dtype(DType::Bool)?, &rhs.to_dtype(DType::Bool)?], &OpParams::None)
+        dispatch(
+            OpId::LogicalOr,
+            &[&self.to_dtype(DType::Bool)?, &rhs.to_dtype(DType::Bool)?],
+            &OpParams::None,
+        )
     }
 
     /// `cond ? a : b` elementwise, with `cond` = `self` (bool). `a` and `b` are promoted.

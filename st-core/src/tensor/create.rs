@@ -22,7 +22,9 @@ pub struct Generator {
 impl Generator {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Generator { rng: ChaCha8Rng::seed_from_u64(seed) }
+        Generator {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 }
 
@@ -50,23 +52,45 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::ElementCount`] when `data.len()` differs from the shape's element count.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+    pub fn from_vec<T: Element>(
+        data: Vec<T>,
+        shape: impl Into<Shape>,
+        device: &Device,
+    ) -> Result<Tensor> {
         Tensor::from_slice(&data, shape, device)
     }
 
     /// Like [`Tensor::from_vec`], copying from a slice.
-    pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+    pub fn from_slice<T: Element>(
+        data: &[T],
+        shape: impl Into<Shape>,
+        device: &Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         if data.len() != shape.numel() {
-            return Err(Error::ElementCount { op: "from_vec", len: data.len(), shape });
+            return Err(Error::ElementCount {
+                op: "from_vec",
+                len: data.len(),
+                shape,
+            });
         }
         let b = backend(device.backend())?;
         let storage = b.upload(device.ordinal(), T::DTYPE, bytemuck::cast_slice(data))?;
-        Ok(Tensor::from_storage(storage, Layout::contiguous(shape), T::DTYPE, *device))
+        Ok(Tensor::from_storage(
+            storage,
+            Layout::contiguous(shape),
+            T::DTYPE,
+            *device,
+        ))
     }
 
     /// A tensor from f64 values converted to `dtype`.
-    pub fn from_f64_slice(data: &[f64], shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn from_f64_slice(
+        data: &[f64],
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         crate::with_dtype!(dtype, T, {
             let v: Vec<T> = data.iter().map(|&x| T::from_f64(x)).collect();
             Tensor::from_vec(v, shape, device)
@@ -79,8 +103,17 @@ impl Tensor {
     }
 
     /// A tensor filled with `value`.
-    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType, device: &Device) -> Result<Tensor> {
-        let params = OpParams::Fill { shape: shape.into(), dtype, value };
+    pub fn full(
+        shape: impl Into<Shape>,
+        value: f64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let params = OpParams::Fill {
+            shape: shape.into(),
+            dtype,
+            value,
+        };
         dispatch_on(*device, OpId::Fill, &[], &params)
     }
 
@@ -123,7 +156,13 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero step or a step of the wrong sign.
-    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn arange(
+        start: f64,
+        end: f64,
+        step: f64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() || (end - start) * step < 0.0 {
             return Err(Error::invalid(
                 "arange",
@@ -136,14 +175,26 @@ impl Tensor {
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive.
-    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn linspace(
+        start: f64,
+        end: f64,
+        steps: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let v: Vec<f64> = match steps {
             0 => vec![],
             1 => vec![start],
             _ => {
                 let step = (end - start) / (steps - 1) as f64;
                 (0..steps)
-                    .map(|i| if i == steps - 1 { end } else { start + i as f64 * step })
+                    .map(|i| {
+                        if i == steps - 1 {
+                            end
+                        } else {
+                            start + i as f64 * step
+                        }
+                    })
                     .collect()
             }
         };
@@ -172,7 +223,13 @@ impl Tensor {
     }
 
     /// Uniform integers in `[low, high)` from the default generator.
-    pub fn randint(low: i64, high: i64, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn randint(
+        low: i64,
+        high: i64,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let shape = shape.into();
         with_default_gen(|g| Tensor::randint_with(g, low, high, shape, dtype, device))
     }
@@ -181,19 +238,32 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::DTypeMismatch`] for non-float dtypes.
-    pub fn rand_with(gen: &mut Generator, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn rand_with(
+        gen: &mut Generator,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         float_only("rand", dtype)?;
         let shape = shape.into();
-        let v: Vec<f64> = (0..shape.numel()).map(|_| gen.rng.random::<f64>()).collect();
+        let v: Vec<f64> = (0..shape.numel())
+            .map(|_| gen.rng.random::<f64>())
+            .collect();
         Tensor::from_f64_slice(&v, shape, dtype, device)
     }
 
     /// Standard normal from `gen`.
-    pub fn randn_with(gen: &mut Generator, shape: impl Into<Shape>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn randn_with(
+        gen: &mut Generator,
+        shape: impl Into<Shape>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         float_only("randn", dtype)?;
         let shape = shape.into();
-        let v: Vec<f64> =
-            (0..shape.numel()).map(|_| StandardNormal.sample(&mut gen.rng)).collect();
+        let v: Vec<f64> = (0..shape.numel())
+            .map(|_| StandardNormal.sample(&mut gen.rng))
+            .collect();
         Tensor::from_f64_slice(&v, shape, dtype, device)
     }
 
@@ -210,11 +280,15 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         if low >= high {
-            return Err(Error::invalid("randint", format!("empty range [{low}, {high})")));
+            return Err(Error::invalid(
+                "randint",
+                format!("empty range [{low}, {high})"),
+            ));
         }
         let shape = shape.into();
-        let v: Vec<f64> =
-            (0..shape.numel()).map(|_| gen.rng.random_range(low..high) as f64).collect();
+        let v: Vec<f64> = (0..shape.numel())
+            .map(|_| gen.rng.random_range(low..high) as f64)
+            .collect();
         Tensor::from_f64_slice(&v, shape, dtype, device)
     }
 }

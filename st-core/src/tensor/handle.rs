@@ -247,7 +247,10 @@ impl Tensor {
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
         let bytes = self.to_bytes()?;
         Ok(crate::with_dtype!(self.dtype(), T, {
-            bytemuck::pod_collect_to_vec::<u8, T>(&bytes).into_iter().map(|x| x.to_f64()).collect()
+            bytemuck::pod_collect_to_vec::<u8, T>(&bytes)
+                .into_iter()
+                .map(|x| x.to_f64())
+                .collect()
         }))
     }
 
@@ -294,7 +297,13 @@ impl Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor[{}; {}; {}]", self.shape(), self.dtype(), self.device())?;
+        write!(
+            f,
+            "Tensor[{}; {}; {}]",
+            self.shape(),
+            self.dtype(),
+            self.device()
+        )?;
         if self.numel() <= 16 {
             if let Ok(v) = self.to_f64_vec() {
                 write!(f, " {v:?}")?;

@@ -23,7 +23,9 @@ impl Tensor {
     /// [`Error::ShapeMismatch`] when shapes differ outside `dim`; [`Error::InvalidArgument`]
     /// for an empty list.
     pub fn cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("cat", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("cat", "needs at least one tensor"))?;
         let d = normalize_dim("cat", dim, first.rank())?;
         if first.rank() == 0 {
             return Err(Error::InvalidShape {
@@ -37,7 +39,9 @@ impl Tensor {
 
     /// Stacks equally shaped tensors along a new dim `dim`. Composite: unsqueeze + cat.
     pub fn stack(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("stack", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("stack", "needs at least one tensor"))?;
         let d = normalize_dim("stack", dim, first.rank() + 1)?;
         for t in tensors {
             if t.shape() != first.shape() {
@@ -49,7 +53,10 @@ impl Tensor {
                 });
             }
         }
-        let u: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
+        let u: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d as isize))
+            .collect::<Result<_>>()?;
         let refs: Vec<&Tensor> = u.iter().collect();
         Tensor::cat(&refs, d as isize)
     }
@@ -60,8 +67,14 @@ impl Tensor {
             return Err(Error::invalid("split", "split size must be positive"));
         }
         let d = normalize_dim("split", dim, self.rank())?;
-        let n = *self.dims().get(d).ok_or_else(|| Error::invalid("split", "cannot split a 0-d tensor"))?;
-        (0..n.max(1)).step_by(size).map(|s| self.narrow(d as isize, s.min(n), size.min(n - s.min(n)))).collect()
+        let n = *self
+            .dims()
+            .get(d)
+            .ok_or_else(|| Error::invalid("split", "cannot split a 0-d tensor"))?;
+        (0..n.max(1))
+            .step_by(size)
+            .map(|s| self.narrow(d as isize, s.min(n), size.min(n - s.min(n))))
+            .collect()
     }
 
     /// Splits into `chunks` nearly equal views along `dim` (PyTorch `chunk`).
@@ -70,7 +83,10 @@ impl Tensor {
             return Err(Error::invalid("chunk", "number of chunks must be positive"));
         }
         let d = normalize_dim("chunk", dim, self.rank())?;
-        let n = *self.dims().get(d).ok_or_else(|| Error::invalid("chunk", "cannot chunk a 0-d tensor"))?;
+        let n = *self
+            .dims()
+            .get(d)
+            .ok_or_else(|| Error::invalid("chunk", "cannot chunk a 0-d tensor"))?;
         self.split(n.div_ceil(chunks).max(1), d as isize)
     }
 

@@ -23,7 +23,10 @@ impl Tensor {
         for (i, &d) in dims.iter().enumerate() {
             if d == -1 {
                 if infer.replace(i).is_some() {
-                    return Err(Error::invalid(op, format!("only one -1 allowed in {dims:?}")));
+                    return Err(Error::invalid(
+                        op,
+                        format!("only one -1 allowed in {dims:?}"),
+                    ));
                 }
             } else if d < 0 {
                 return Err(Error::invalid(op, format!("invalid size {d} in {dims:?}")));
@@ -34,13 +37,21 @@ impl Tensor {
         let mut out: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(i) = infer {
             if known == 0 || numel % known != 0 {
-                return Err(Error::ElementCount { op, len: numel, shape: Shape::new(&out) });
+                return Err(Error::ElementCount {
+                    op,
+                    len: numel,
+                    shape: Shape::new(&out),
+                });
             }
             out[i] = numel / known;
         }
         let shape = Shape::new(&out);
         if shape.numel() != numel {
-            return Err(Error::ElementCount { op, len: numel, shape });
+            return Err(Error::ElementCount {
+                op,
+                len: numel,
+                shape,
+            });
         }
         Ok(shape)
     }
@@ -105,8 +116,10 @@ impl Tensor {
     /// Reorders dims (`perm[i]` is the source dim of output dim `i`; negatives allowed).
     pub fn permute(&self, perm: &[isize]) -> Result<Tensor> {
         let rank = self.rank();
-        let p: DimVec =
-            perm.iter().map(|&d| normalize_dim("permute", d, rank)).collect::<Result<_>>()?;
+        let p: DimVec = perm
+            .iter()
+            .map(|&d| normalize_dim("permute", d, rank))
+            .collect::<Result<_>>()?;
         let l = self.layout().permuted("permute", &p)?;
         Ok(self.view_op(OpId::Permute, OpParams::Perm(p), l))
     }
@@ -117,7 +130,10 @@ impl Tensor {
         if rank < 2 {
             return Ok(self.clone());
         }
-        let (a, b) = (normalize_dim("transpose", d0, rank)?, normalize_dim("transpose", d1, rank)?);
+        let (a, b) = (
+            normalize_dim("transpose", d0, rank)?,
+            normalize_dim("transpose", d1, rank)?,
+        );
         let mut perm: Vec<isize> = (0..rank as isize).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -167,10 +183,23 @@ impl Tensor {
         let n = self.dims()[d] as isize;
         let clamp = |i: isize| if i < 0 { (i + n).clamp(0, n) } else { i.min(n) };
         let (s, e) = (clamp(start), clamp(end));
-        let len = if e > s { ((e - s) as usize).div_ceil(step) } else { 0 };
+        let len = if e > s {
+            ((e - s) as usize).div_ceil(step)
+        } else {
+            0
+        };
         let s = s as usize;
         let l = self.layout().sliced(d, s, len, step);
-        Ok(self.view_op(OpId::Slice, OpParams::Slice { dim: d, start: s, len, step }, l))
+        Ok(self.view_op(
+            OpId::Slice,
+            OpParams::Slice {
+                dim: d,
+                start: s,
+                len,
+                step,
+            },
+            l,
+        ))
     }
 
     /// Removes `dim` by taking index `index` (negative counts from the end).
@@ -189,9 +218,14 @@ impl Tensor {
         let n = self.dims()[d];
         let i = if index < 0 { index + n as isize } else { index };
         if i < 0 || i as usize >= n {
-            return Err(Error::IndexOutOfRange { op: "select", index: index as i64, size: n });
+            return Err(Error::IndexOutOfRange {
+                op: "select",
+                index: index as i64,
+                size: n,
+            });
         }
-        self.slice(d as isize, i, i + 1, 1)?.squeeze(Some(d as isize))
+        self.slice(d as isize, i, i + 1, 1)?
+            .squeeze(Some(d as isize))
     }
 
     /// Broadcasts to `shape` without copying (stride 0 on new/expanded dims).
@@ -216,7 +250,12 @@ impl Tensor {
                 if self.rank() == 0 || self.dims()[d] != 1 {
                     return Ok(self.clone());
                 }
-                self.dims().iter().enumerate().filter(|(i, _)| *i != d).map(|(_, &s)| s).collect()
+                self.dims()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != d)
+                    .map(|(_, &s)| s)
+                    .collect()
             }
             None => self.dims().iter().copied().filter(|&s| s != 1).collect(),
         };
@@ -236,9 +275,15 @@ impl Tensor {
         if self.rank() == 0 {
             return self.reshape_to(&Shape::new(&[1]));
         }
-        let (s, e) = (normalize_dim("flatten", start, self.rank())?, normalize_dim("flatten", end, self.rank())?);
+        let (s, e) = (
+            normalize_dim("flatten", start, self.rank())?,
+            normalize_dim("flatten", end, self.rank())?,
+        );
         if s > e {
-            return Err(Error::invalid("flatten", format!("start dim {start} after end dim {end}")));
+            return Err(Error::invalid(
+                "flatten",
+                format!("start dim {start} after end dim {end}"),
+            ));
         }
         let d = self.dims();
         let mut out: Vec<usize> = d[..s].to_vec();

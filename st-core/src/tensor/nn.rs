@@ -73,7 +73,12 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when channels/groups do not fit.
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        p: Conv2dParams,
+    ) -> Result<Tensor> {
         let y = dispatch(OpId::Conv2d, &[self, weight], &OpParams::Conv2d(p))?;
         match bias {
             None => Ok(y),
@@ -101,7 +106,14 @@ impl Tensor {
         dispatch(OpId::Col2Im, &[self], &OpParams::Window(p))
     }
 
-    fn pool_windows(&self, op: &'static str, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2], pad_value: f64) -> Result<(Tensor, Shape)> {
+    fn pool_windows(
+        &self,
+        op: &'static str,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        pad_value: f64,
+    ) -> Result<(Tensor, Shape)> {
         if self.rank() != 4 {
             return Err(Error::InvalidShape {
                 op,
@@ -110,10 +122,20 @@ impl Tensor {
             });
         }
         if padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1] {
-            return Err(Error::invalid(op, format!("padding {padding:?} must be at most half of kernel {kernel:?}")));
+            return Err(Error::invalid(
+                op,
+                format!("padding {padding:?} must be at most half of kernel {kernel:?}"),
+            ));
         }
         let d = self.dims();
-        let p = WindowParams { kernel, stride, padding, dilation: [1, 1], pad_value, image: [d[2], d[3]] };
+        let p = WindowParams {
+            kernel,
+            stride,
+            padding,
+            dilation: [1, 1],
+            pad_value,
+            image: [d[2], d[3]],
+        };
         let cols = self.im2col(p)?;
         let [oh, ow] = p.out_hw();
         let (n, c) = (d[0], d[1]);
@@ -122,14 +144,25 @@ impl Tensor {
     }
 
     /// 2-d max pooling (padding reads as -inf). Composite: im2col + max.
-    pub fn max_pool2d(&self, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> Result<Tensor> {
-        let (cols, out) = self.pool_windows("max_pool2d", kernel, stride, padding, f64::NEG_INFINITY)?;
+    pub fn max_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<Tensor> {
+        let (cols, out) =
+            self.pool_windows("max_pool2d", kernel, stride, padding, f64::NEG_INFINITY)?;
         cols.max(&[2], false)?.reshape_to(&out)
     }
 
     /// 2-d average pooling (zero padding counted, PyTorch's `count_include_pad=True`).
     /// Composite: im2col + mean.
-    pub fn avg_pool2d(&self, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> Result<Tensor> {
+    pub fn avg_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<Tensor> {
         let (cols, out) = self.pool_windows("avg_pool2d", kernel, stride, padding, 0.0)?;
         cols.mean(&[2], false)?.reshape_to(&out)
     }

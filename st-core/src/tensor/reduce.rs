@@ -4,13 +4,16 @@
 use super::Tensor;
 use crate::dispatch::dispatch;
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{DimVec, OpId, OpParams};
 use crate::shape::{normalize_dim, normalize_dims};
 
 impl Tensor {
     fn reduce(&self, op: OpId, dims: &[isize], keepdim: bool) -> Result<Tensor> {
-        let dims: DimVec = normalize_dims(op.name(), dims, self.rank())?.into_iter().collect();
+        let dims: DimVec = normalize_dims(op.name(), dims, self.rank())?
+            .into_iter()
+            .collect();
         dispatch(op, &[self], &OpParams::Reduce { dims, keepdim })
     }
 
@@ -51,7 +54,9 @@ impl Tensor {
     }
 
     fn arg(&self, op: OpId, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
-        let dim = dim.map(|d| normalize_dim(op.name(), d, self.rank())).transpose()?;
+        let dim = dim
+            .map(|d| normalize_dim(op.name(), d, self.rank()))
+            .transpose()?;
         dispatch(op, &[self], &OpParams::Arg { dim, keepdim })
     }
 
@@ -83,8 +88,17 @@ impl Tensor {
     }
 
     /// Mean over `dims` (float inputs only, as in PyTorch). Composite: sum / count.
+    ///
+    /// f16/bf16 inputs are reduced in f32 and rounded back once, as PyTorch does, so large
+    /// counts neither overflow the sum nor the divisor.
     pub fn mean(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.float_only("mean")?;
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            return self
+                .to_dtype(DType::F32)?
+                .mean(dims, keepdim)?
+                .to_dtype(self.dtype());
+        }
         let n = self.reduced_count("mean", dims)?;
         self.sum(dims, keepdim)?.div_scalar(n as f64)
     }
@@ -92,6 +106,10 @@ impl Tensor {
     /// Variance over `dims` with Bessel's `correction` (1 = unbiased, PyTorch's default).
     pub fn var(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
         self.float_only("var")?;
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            let v = self.to_dtype(DType::F32)?.var(dims, correction, keepdim)?;
+            return v.to_dtype(self.dtype());
+        }
         let n = self.reduced_count("var", dims)?;
         let mu = self.mean(dims, true)?;
         let d = self.sub(&mu)?;
@@ -135,4 +153,3 @@ impl Tensor {
         self.masked_fill(&inf, 0.0)
     }
 }
-

@@ -140,10 +140,30 @@ fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
     }
 }
 
-register_kernel!(Add, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(
+    Add,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    binary
+);
 register_kernel!(Sub, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
-register_kernel!(Mul, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(
+    Mul,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    binary
+);
 register_kernel!(Div, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
 register_kernel!(Pow, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
-register_kernel!(Maximum, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
-register_kernel!(Minimum, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], binary);
+register_kernel!(
+    Maximum,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    binary
+);
+register_kernel!(
+    Minimum,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    binary
+);

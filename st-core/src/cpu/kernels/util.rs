@@ -51,12 +51,14 @@ pub fn elems<'a, T: Element>(inp: &KernelInput<'a>) -> Result<std::borrow::Cow<'
 #[inline]
 pub fn fill_indexed<U: Element>(out: &mut [U], f: impl Fn(usize) -> U + Sync) {
     if out.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(PAR_CHUNK).enumerate().for_each(|(c, chunk)| {
-            let base = c * PAR_CHUNK;
-            for (i, o) in chunk.iter_mut().enumerate() {
-                *o = f(base + i);
-            }
-        });
+        out.par_chunks_mut(PAR_CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let base = c * PAR_CHUNK;
+                for (i, o) in chunk.iter_mut().enumerate() {
+                    *o = f(base + i);
+                }
+            });
     } else {
         for (i, o) in out.iter_mut().enumerate() {
             *o = f(i);
@@ -75,11 +77,13 @@ pub fn map1<T: Element, U: Element>(
     match contiguous::<T>(x)? {
         Some(a) => {
             if n >= PAR_THRESHOLD {
-                o.par_chunks_mut(PAR_CHUNK).zip(a.par_chunks(PAR_CHUNK)).for_each(|(o, a)| {
-                    for (o, &a) in o.iter_mut().zip(a) {
-                        *o = f(a);
-                    }
-                });
+                o.par_chunks_mut(PAR_CHUNK)
+                    .zip(a.par_chunks(PAR_CHUNK))
+                    .for_each(|(o, a)| {
+                        for (o, &a) in o.iter_mut().zip(a) {
+                            *o = f(a);
+                        }
+                    });
             } else {
                 for (o, &a) in o.iter_mut().zip(a) {
                     *o = f(a);
@@ -124,7 +128,10 @@ pub fn map2<T: Element, U: Element>(
         _ => {
             let (da, db) = (buf::<T>(a)?, buf::<T>(b)?);
             // Scalar broadcast on one side is common (x * 2): keep it fast.
-            if let (Some(x), true) = (contiguous::<T>(a)?, b.layout.strides().iter().all(|&s| s == 0)) {
+            if let (Some(x), true) = (
+                contiguous::<T>(a)?,
+                b.layout.strides().iter().all(|&s| s == 0),
+            ) {
                 let y = db[b.layout.offset()];
                 for (o, &x) in o.iter_mut().zip(x) {
                     *o = f(x, y);

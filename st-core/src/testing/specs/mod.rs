@@ -2,6 +2,7 @@
 
 mod binary;
 mod conv;
+mod gaps;
 mod index;
 mod movement;
 mod nn;
@@ -9,7 +10,7 @@ mod reduce;
 mod unary;
 
 use super::suite::table_dtypes;
-use super::{ErrKind, ErrorCase, GradCase, KnownGap, OpSpec, Sample};
+use super::{ErrKind, ErrorCase, GradCase, OpSpec, Sample};
 use crate::autograd::gradcheck::GradcheckOptions;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -22,9 +23,7 @@ type SampleGen = fn(OpId, DType) -> Result<Vec<Sample>>;
 type ErrorGen = fn(OpId) -> Result<Vec<ErrorCase>>;
 type GradGen = fn(OpId) -> Result<Vec<GradCase>>;
 
-/// Declared holes, per op: (backend, dtypes, reason with an issue link). Each is asserted to
-/// still fail with `KernelNotFound`, so a kernel that lands forces its removal here.
-const KNOWN_GAPS: &[(OpId, &[KnownGap])] = &[];
+use gaps::KNOWN_GAPS;
 
 /// The spec of `op`. The `match` is exhaustive: a new [`OpId`] does not compile until it has
 /// a spec (and a row in the suite table).
