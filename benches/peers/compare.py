@@ -3,7 +3,9 @@
 
     python3 benches/peers/compare.py st.jsonl torch.jsonl
 
-The ratio column is peer time / SpiralTorch time (above 1.0: SpiralTorch is faster).
+The ratio column is peer time / SpiralTorch time (above 1.0: SpiralTorch is faster). The peer
+runs on the CPU, so only SpiralTorch's `cpu` records are joined; records of other backends
+(`st-bench --backend all`) get a row of their own without a peer.
 Standard library only.
 """
 
@@ -11,9 +13,9 @@ import json
 import sys
 
 
-def load(path):
+def records(path):
     with open(path) as f:
-        return {r["name"]: r for r in map(json.loads, filter(str.strip, f))}
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def fmt_ns(ns):
@@ -27,14 +29,16 @@ def main(argv):
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    ours, peer = load(argv[1]), load(argv[2])
+    ours = records(argv[1])
+    peer = {r["name"]: r for r in records(argv[2])}
     print("| case | threads | SpiralTorch | rate | peer | rate | peer / ours |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, r in ours.items():
+    for r in ours:
+        name = r["name"] if r["backend"] == "cpu" else f"{r['name']} ({r['backend']})"
         key = "gflops" if "gflops" in r else "gbps"
         unit = "GFLOP/s" if key == "gflops" else "GB/s"
         row = f"| {name} | {r['threads']} | {fmt_ns(r['median_ns'])} | {r[key]:.2f} {unit} |"
-        p = peer.get(name)
+        p = peer.get(r["name"]) if r["backend"] == "cpu" else None
         if p is None:
             row += " — | — | — |"
         else:

@@ -1,11 +1,53 @@
-//! The `st-bench` case table. Case names, shapes and work counts match
-//! `peers/torch_cpu.py` one for one, so the two outputs can be joined on `name`.
+//! The `st-bench` case table and backend selection. Case names, shapes and work counts match
+//! `peers/torch_cpu.py` one for one, so the two outputs can be joined on `name`. The CPU runs
+//! every case; WGPU runs the subset in [`WGPU_CASES`].
 
 use crate::Work;
 use st_core::events::{global_event_bus, EventCallback, SubscriptionId};
 use st_core::{Conv2dParams, DType, Device, Generator, Result, Tensor};
 use std::hint::black_box;
 use std::sync::Arc;
+
+/// Which backends `st-bench --backend` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// The CPU backend only (the default).
+    Cpu,
+    /// The WGPU backend only (adapter 0).
+    Wgpu,
+    /// Every backend: the CPU first, then WGPU.
+    All,
+}
+
+impl BackendChoice {
+    /// Names of the selected backends, in run order.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            BackendChoice::Cpu => &["cpu"],
+            BackendChoice::Wgpu => &["wgpu"],
+            BackendChoice::All => &["cpu", "wgpu"],
+        }
+    }
+}
+
+/// The cases `st-bench` runs on WGPU.
+pub const WGPU_CASES: &[&str] = &[
+    "matmul_f32_256",
+    "matmul_f32_1024",
+    "add_f32_1m",
+    "softmax_f32_1024x1024",
+];
+
+/// The cases for the backend called `backend`, in run order: every case on `"cpu"`, the
+/// [`WGPU_CASES`] on `"wgpu"`, none on any other backend.
+pub fn cases_for(backend: &str) -> Vec<Case> {
+    let cases = all_cases().into_iter();
+    match backend {
+        "cpu" => cases.collect(),
+        "wgpu" => cases.filter(|c| WGPU_CASES.contains(&c.name)).collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// One timed call: runs the op, waits for the device, drops the output.
 pub type Runner = Box<dyn FnMut() -> Result<()>>;
@@ -51,7 +93,9 @@ fn inputs(case: &Case, device: &Device) -> Result<Vec<Tensor>> {
         .collect()
 }
 
-/// Wraps a computation into a [`Runner`] that syncs the device inside the timed region.
+/// Wraps a computation into a [`Runner`] that syncs the device inside the timed region: on
+/// WGPU, `Device::sync` blocks until every submitted dispatch has finished (`Device::poll` with
+/// `wait_indefinitely`), so the time includes the GPU work, not only its submission.
 fn runner(device: &Device, mut op: impl FnMut() -> Result<Tensor> + 'static) -> Runner {
     let device = *device;
     Box::new(move || {
@@ -203,6 +247,35 @@ mod tests {
             names.len(),
             "duplicate case names in {names:?}"
         );
+    }
+
+    #[test]
+    fn wgpu_runs_its_subset_in_table_order() {
+        let cpu: Vec<_> = cases_for("cpu").iter().map(|c| c.name).collect();
+        let all: Vec<_> = all_cases().iter().map(|c| c.name).collect();
+        assert_eq!(cpu, all, "the CPU runs every case");
+        let wgpu: Vec<_> = cases_for("wgpu").iter().map(|c| c.name).collect();
+        let want: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|n| WGPU_CASES.contains(n))
+            .collect();
+        assert_eq!(wgpu, want);
+        assert_eq!(wgpu.len(), WGPU_CASES.len(), "every WGPU case exists");
+        assert!(cases_for("cuda").is_empty());
+    }
+
+    #[test]
+    fn backend_choice_parses_and_lists_backends() {
+        use clap::ValueEnum;
+        let parse = |s: &str| BackendChoice::from_str(s, false);
+        assert_eq!(parse("cpu"), Ok(BackendChoice::Cpu));
+        assert_eq!(parse("wgpu"), Ok(BackendChoice::Wgpu));
+        assert_eq!(
+            parse("all").map(BackendChoice::names),
+            Ok(&["cpu", "wgpu"][..])
+        );
+        assert!(parse("cuda").is_err());
     }
 
     #[test]

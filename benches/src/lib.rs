@@ -6,7 +6,8 @@
 //! the per-call time from that, batch enough calls into each sample that a sample lasts about
 //! `sample_target`, take enough samples that the case runs for at least `min_time` (never fewer
 //! than `min_samples`), and report the median per-call time over samples. The timed region
-//! includes `device.sync()`, so asynchronous backends are measured to completion.
+//! includes `device.sync()`, so asynchronous backends are measured to completion: on WGPU it
+//! waits until the queue has finished every dispatch.
 
 #![warn(missing_docs)]
 
@@ -15,7 +16,7 @@ pub mod cases;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-pub use cases::{all_cases, Case, Runner};
+pub use cases::{all_cases, cases_for, BackendChoice, Case, Runner, WGPU_CASES};
 
 /// How long and how often a case is timed.
 #[derive(Clone, Copy, Debug)]
@@ -157,13 +158,14 @@ impl Work {
 pub struct Record {
     /// Case name (`matmul_f32_1024`).
     pub name: String,
-    /// Backend name (`cpu`).
+    /// Backend name (`cpu`, `wgpu`).
     pub backend: String,
     /// Element type (`f32`).
     pub dtype: String,
     /// Shapes of the inputs.
     pub shape: Vec<Vec<usize>>,
-    /// Worker threads in use.
+    /// Threads in rayon's global pool. On WGPU the kernels run on the device, so this is only
+    /// the host pool size.
     pub threads: usize,
     /// Median time per call.
     pub median_ns: f64,
@@ -187,13 +189,14 @@ impl Record {
         v
     }
 
-    /// One human-readable line: name, median time with a unit, throughput.
+    /// One human-readable line: name, backend, threads, median time with a unit, throughput.
     pub fn to_text(&self) -> String {
         let (key, rate) = self.work.rate(self.median_ns);
         let unit = if key == "gflops" { "GFLOP/s" } else { "GB/s" };
         format!(
-            "{:<28} {:>4} thr  {:>12}  {:>9.2} {unit}",
+            "{:<28} {:<5} {:>4} thr  {:>12}  {:>9.2} {unit}",
             self.name,
+            self.backend,
             self.threads,
             format_ns(self.median_ns),
             rate

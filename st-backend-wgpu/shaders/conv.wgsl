@@ -1,12 +1,14 @@
-// conv2d (direct), im2col and col2im on contiguous f32 NCHW tensors (src/kernels/conv.rs), one
-// invocation per output element. col2im gathers (no atomics), so it is deterministic.
+// conv2d (direct), im2col and col2im on contiguous NCHW tensors (src/kernels/conv.rs), one
+// invocation per output element. col2im gathers (no atomics), so it is deterministic. The
+// element type `st_t` (f32 or f16) is aliased by the generated prelude; values are widened to
+// f32, sums accumulate in f32, and each result is rounded to `st_t` once.
 //
 // meta: [n_out, N, C, H, W, O, kh, kw, OH, OW, sh, sw, ph, pw, dh, dw, groups, x_off, w_off,
 //        pad_value (f32 bits)]
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<st_t>;
+@group(0) @binding(2) var<storage, read_write> out: array<st_t>;
+@group(0) @binding(3) var<storage, read> w: array<st_t>;
 
 // Source coordinate of output position o along one axis (may be negative or past the end).
 fn st_src(o: u32, k: u32, stride: u32, pad: u32, dil: u32) -> i32 {
@@ -46,13 +48,13 @@ fn conv2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
                 if (ix < 0i || ix >= i32(W)) {
                     continue;
                 }
-                let xv = x[st_meta[17] + ((n * C + c) * H + u32(iy)) * W + u32(ix)];
-                let wv = w[st_meta[18] + ((oc * cpg + ic) * kh + ki) * kw + kj];
+                let xv = f32(x[st_meta[17] + ((n * C + c) * H + u32(iy)) * W + u32(ix)]);
+                let wv = f32(w[st_meta[18] + ((oc * cpg + ic) * kh + ki) * kw + kj]);
                 acc = acc + xv * wv;
             }
         }
     }
-    out[t] = acc;
+    out[t] = st_t(acc);
 }
 
 // out [N, C*kh*kw, OH*OW] from x [N, C, H, W]; positions outside the input read pad_value.
@@ -79,9 +81,9 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let ix = st_src(col % OW, kj, st_meta[11], st_meta[13], st_meta[15]);
     var v = bitcast<f32>(st_meta[19]);
     if (iy >= 0i && iy < i32(H) && ix >= 0i && ix < i32(W)) {
-        v = x[st_meta[17] + ((n * C + c) * H + u32(iy)) * W + u32(ix)];
+        v = f32(x[st_meta[17] + ((n * C + c) * H + u32(iy)) * W + u32(ix)]);
     }
-    out[t] = v;
+    out[t] = st_t(v);
 }
 
 // out [N, C, H, W] from cols x [N, C*kh*kw, OH*OW], summing every window that covers a pixel.
@@ -116,8 +118,8 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
             }
             let ox = u32(tx) / st_meta[11];
             let row = (c * kh + ki) * kw + kj;
-            acc = acc + x[st_meta[17] + (n * C * kh * kw + row) * OH * OW + oy * OW + ox];
+            acc = acc + f32(x[st_meta[17] + (n * C * kh * kw + row) * OH * OW + oy * OW + ox]);
         }
     }
-    out[t] = acc;
+    out[t] = st_t(acc);
 }

@@ -2,12 +2,16 @@
 // 2-word (i64) elements; slot 0 of meta holds the words per element. Index tensors are i64
 // (two words, low first); their range is validated on the host before the dispatch.
 //
+// The generated prelude aliases the data element `st_w` (`u32` words, or `f16` for the f16
+// variant, one element per "word") and defines `st_w2f` / `st_f2w` (the element as f32 and
+// back) and `st_round` (an f32 sum rounded to the element type) for scatter_add.
+//
 // meta: [numel, rank, words, s1, s2, s3, shape[rank], view 0, view 1, view 2 (offset, strides)]
 
-@group(0) @binding(1) var<storage, read> x: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<st_w>;
+@group(0) @binding(2) var<storage, read_write> out: array<st_w>;
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
-@group(0) @binding(4) var<storage, read> src: array<u32>;
+@group(0) @binding(4) var<storage, read> src: array<st_w>;
 
 fn st_copy_words(dst: u32, at: u32) {
     let words = st_meta[2];
@@ -40,7 +44,8 @@ fn take(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // scatter_add, gathered per output element (deterministic, no atomics):
-// out[p] = x[p] + sum over j of src[p with dim d = j] where idx[p with dim d = j] == p_d.
+// out[p] = x[p] + sum over j of src[p with dim d = j] where idx[p with dim d = j] == p_d,
+// added in index order and rounded to the element type after each addition, as the CPU does.
 // s1 = d, s3 = idx rank-length shape offset in meta (start of idx_shape[rank]).
 fn st_scatter_value(t: u32) -> f32 {
     let rank = st_meta[1];
@@ -48,7 +53,7 @@ fn st_scatter_value(t: u32) -> f32 {
     let shp = st_meta[5];
     let vb1 = 6u + rank + (rank + 1u);
     let vb2 = 6u + rank + 2u * (rank + 1u);
-    var acc = bitcast<f32>(x[st_view_off(0u, t)]);
+    var acc = st_w2f(x[st_view_off(0u, t)]);
     var ib = bitcast<i32>(st_meta[vb1]);
     var sb = bitcast<i32>(st_meta[vb2]);
     var rem = t;
@@ -78,7 +83,7 @@ fn st_scatter_value(t: u32) -> f32 {
     for (var j = 0u; j < n; j = j + 1u) {
         let iv = bitcast<i32>(idx[2u * u32(ib + i32(j) * is)]);
         if (iv == i32(pd)) {
-            acc = acc + bitcast<f32>(src[u32(sb + i32(j) * ss)]);
+            acc = st_round(acc + st_w2f(src[u32(sb + i32(j) * ss)]));
         }
     }
     return acc;
@@ -90,5 +95,5 @@ fn scatter_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (t >= st_meta[0]) {
         return;
     }
-    out[t] = bitcast<u32>(st_scatter_value(t));
+    out[t] = st_f2w(st_scatter_value(t));
 }

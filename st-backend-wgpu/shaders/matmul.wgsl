@@ -1,13 +1,14 @@
-// Batched matmul of contiguous f32 operands (src/kernels/matmul.rs): 16x16 output tiles per
+// Batched matmul of contiguous operands (src/kernels/matmul.rs): 16x16 output tiles per
 // workgroup, staging 16x16 tiles of A and B in workgroup memory. Batch dims broadcast through
-// zero batch strides.
+// zero batch strides. The element type `st_t` (f32 or f16) is aliased by the generated
+// prelude; tiles and the accumulator are f32, and each result is rounded to `st_t` once.
 //
 // meta: [m, n, k, n_batch, batch_rank, a_off, b_off, out_batch_shape[br], a_bstrides[br],
 //        b_bstrides[br]]
 
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<st_t>;
+@group(0) @binding(2) var<storage, read> b: array<st_t>;
+@group(0) @binding(3) var<storage, read_write> out: array<st_t>;
 
 var<workgroup> ta: array<array<f32, 16>, 16>;
 var<workgroup> tb: array<array<f32, 16>, 16>;
@@ -41,13 +42,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         let ak = t + lid.x;
         var av = 0.0;
         if (row < m && ak < k) {
-            av = a[ao + row * k + ak];
+            av = f32(a[ao + row * k + ak]);
         }
         ta[lid.y][lid.x] = av;
         let bk = t + lid.y;
         var bv = 0.0;
         if (bk < k && col < n) {
-            bv = b[bo + bk * n + col];
+            bv = f32(b[bo + bk * n + col]);
         }
         tb[lid.y][lid.x] = bv;
         workgroupBarrier();
@@ -57,6 +58,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         workgroupBarrier();
     }
     if (row < m && col < n) {
-        out[batch * m * n + row * n + col] = acc;
+        out[batch * m * n + row * n + col] = st_t(acc);
     }
 }

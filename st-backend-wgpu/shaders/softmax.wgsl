@@ -2,10 +2,14 @@
 // [outer, d, inner]: one 256-thread workgroup per (outer, inner) row, two tree reductions (max,
 // then the sum of exp(x - max)).
 //
+// The element type `st_t` (f32 or f16) is aliased by the generated prelude
+// (src/kernels/softmax.rs); values are widened to f32, all math is f32, and each result is
+// rounded to `st_t` once.
+//
 // meta: [n_rows, d, inner, offset, log (0/1), 0, ...]
 
-@group(0) @binding(1) var<storage, read> inp: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(1) var<storage, read> inp: array<st_t>;
+@group(0) @binding(2) var<storage, read_write> out: array<st_t>;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -28,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let off = st_meta[3];
     var m = -st_inf();
     for (var j = lid; j < d; j = j + 256u) {
-        let x = bitcast<f32>(inp[off + st_addr(row, j)]);
+        let x = f32(inp[off + st_addr(row, j)]);
         if (x > m || st_is_nan(x)) {
             m = select(x, m, st_is_nan(m));
         }
@@ -48,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     var s = 0.0;
     for (var j = lid; j < d; j = j + 256u) {
-        s = s + exp(bitcast<f32>(inp[off + st_addr(row, j)]) - mx);
+        s = s + exp(f32(inp[off + st_addr(row, j)]) - mx);
     }
     red[lid] = s;
     workgroupBarrier();
@@ -62,13 +66,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lg = log(total);
     for (var j = lid; j < d; j = j + 256u) {
         let a = st_addr(row, j);
-        let x = bitcast<f32>(inp[off + a]) - mx;
+        let x = f32(inp[off + a]) - mx;
         var y: f32;
         if (st_meta[4] == 1u) {
             y = x - lg;
         } else {
             y = exp(x) / total;
         }
-        out[a] = bitcast<u32>(y);
+        out[a] = st_t(y);
     }
 }

@@ -9,6 +9,11 @@ use st_core::storage::{Backend, DeviceBuffer, Storage};
 use st_core::{DType, Result};
 use std::sync::{Arc, OnceLock};
 
+/// Environment variable: `ST_WGPU_DISABLE_F16=1` opens the device without `SHADER_F16` even
+/// when the adapter has it, so the f16-less behaviour (every f16 kernel fails with a clear
+/// error) can be tested on any adapter.
+pub const DISABLE_F16_ENV: &str = "ST_WGPU_DISABLE_F16";
+
 /// Threads per workgroup of the 1-D kernels.
 pub const WG: u32 = 256;
 
@@ -26,6 +31,8 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     /// Features the device was opened with.
     pub features: wgpu::Features,
+    /// Whether `SHADER_F16` was left off because of [`DISABLE_F16_ENV`].
+    f16_disabled: bool,
     /// Buffer pool.
     pub pool: Arc<BufferPool>,
     /// Compiled pipelines.
@@ -85,7 +92,12 @@ impl Gpu {
         let adapter = pick_adapter(&instance)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::SHADER_F16;
+        let mut features = adapter.features() & wgpu::Features::SHADER_F16;
+        // Testing aid: run the f16-less path on an adapter that has SHADER_F16.
+        let f16_disabled = std::env::var(DISABLE_F16_ENV).is_ok_and(|v| v == "1");
+        if f16_disabled {
+            features.remove(wgpu::Features::SHADER_F16);
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("spiraltorch"),
             required_features: features,
@@ -106,6 +118,7 @@ impl Gpu {
             info,
             limits,
             features,
+            f16_disabled,
             pool,
             pipelines: PipelineCache::default(),
             errors,
@@ -125,6 +138,22 @@ impl Gpu {
     /// Whether the device was opened with `SHADER_F16`.
     pub fn has_f16(&self) -> bool {
         self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// Why f16 kernels cannot run here (`"adapter lacks SHADER_F16 (<name>)"`, or that
+    /// [`DISABLE_F16_ENV`] turned it off), or `None` when the device has `SHADER_F16`. See
+    /// Note [f16 kernels] in `kernels/shader.rs`.
+    pub fn f16_unsupported(&self) -> Option<String> {
+        if self.has_f16() {
+            None
+        } else if self.f16_disabled {
+            Some(format!(
+                "device opened without SHADER_F16 ({DISABLE_F16_ENV}=1; adapter {})",
+                self.info.name
+            ))
+        } else {
+            Some(format!("adapter lacks SHADER_F16 ({})", self.info.name))
+        }
     }
 
     /// Fails with the first wgpu error reported since the last check.
@@ -149,6 +178,13 @@ impl Gpu {
             return Ok(p);
         }
         let src = source();
+        if let Some(reason) = self.f16_unsupported() {
+            // Every f16 launcher checks first (`kernels::require_f16`); this keeps a shader
+            // that needs f16 from ever reaching a device without it.
+            if src.contains("enable f16;") {
+                return Err(crate::error::f16_unsupported(key, &reason));
+            }
+        }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .device
@@ -370,6 +406,13 @@ impl Backend for WgpuBackend {
     fn sync(&self, _ordinal: usize) -> Result<()> {
         self.gpu.wait()?;
         self.gpu.check("sync")
+    }
+
+    fn dtype_unsupported(&self, _ordinal: usize, dtype: DType) -> Option<String> {
+        match dtype {
+            DType::F16 => self.gpu.f16_unsupported(),
+            _ => None,
+        }
     }
 
     fn describe(&self, _ordinal: usize) -> String {

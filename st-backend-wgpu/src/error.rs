@@ -32,3 +32,13 @@ pub fn too_large(op: &'static str, what: impl std::fmt::Display) -> Error {
         format!("wgpu kernels address at most 2^32 - 1 elements: {what}"),
     )
 }
+
+/// An f16 kernel was called on a device opened without `wgpu::Features::SHADER_F16`; `reason`
+/// is [`crate::Gpu::f16_unsupported`] (which the conformance suite matches). The kernel never
+/// falls back to f32 math.
+pub fn f16_unsupported(op: &str, reason: &str) -> Error {
+    backend_err(format!(
+        "{op}: dtype f16 cannot run: {reason}; the f16 kernels need WGSL `enable f16;` and \
+         never fall back to f32"
+    ))
+}

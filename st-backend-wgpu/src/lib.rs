@@ -5,6 +5,11 @@
 //! with `register_kernel!` — no change to st-core's dispatch. Only `to_vec` / `to(cpu)` read
 //! back. Opening fails with `BackendUnavailable` (never a panic) when no adapter exists.
 //!
+//! f16 tensors compute in WGSL `f16` kernels, which need the adapter feature `SHADER_F16`;
+//! without it every f16 kernel fails with a backend error saying so (never an f32 fallback).
+//! Environment: `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` pick the adapter;
+//! `ST_WGPU_DISABLE_F16=1` opens it without `SHADER_F16` (to test that path).
+//!
 //! ```no_run
 //! use st_backend_wgpu as _; // links the kernels (see `link`)
 //! use st_core::{Device, DType, Tensor};
@@ -15,9 +20,6 @@
 //! # Ok::<(), st_core::Error>(())
 //! ```
 
-// st_core::Error is 152 bytes; every fallible function here returns it (st-core has the
-// same lint hit; boxing it is a core decision).
-#![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
 pub mod buffer;

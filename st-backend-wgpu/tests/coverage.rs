@@ -1,10 +1,6 @@
 //! The crate's kernels, backend and plugin are visible through st-core's link-time registries
 //! (the inventory linker pitfall: a crate nobody references is dropped by the linker).
 
-// st_core::Error is 152 bytes; every fallible function here returns it (st-core has the
-// same lint hit; boxing it is a core decision).
-#![allow(clippy::result_large_err)]
-
 use st_backend_wgpu as _;
 use st_core::dispatch::registry;
 use st_core::op::OpKind;

@@ -4,10 +4,6 @@
 //! Without an adapter the test prints a skip notice, unless `ST_REQUIRE_WGPU=1`, which makes a
 //! missing adapter a failure (CI runs it that way on Mesa lavapipe).
 
-// st_core::Error is 152 bytes; every fallible function here returns it (st-core has the
-// same lint hit; boxing it is a core decision).
-#![allow(clippy::result_large_err)]
-
 use st_backend_wgpu as _;
 use st_core::{DType, Device, Result, Tensor};
 

@@ -22,9 +22,9 @@ pub enum Error {
         /// Operation name.
         op: &'static str,
         /// First shape.
-        lhs: Shape,
+        lhs: Box<Shape>,
         /// Second shape.
-        rhs: Shape,
+        rhs: Box<Shape>,
         /// Extra context (dtypes, backend, reason), may be empty.
         detail: String,
     },
@@ -34,7 +34,7 @@ pub enum Error {
         /// Operation name.
         op: &'static str,
         /// Offending shape.
-        shape: Shape,
+        shape: Box<Shape>,
         /// Why it is invalid.
         reason: String,
     },
@@ -108,7 +108,7 @@ pub enum Error {
         /// Elements supplied.
         len: usize,
         /// Shape requested.
-        shape: Shape,
+        shape: Box<Shape>,
     },
     /// A typed read-back asked for the wrong element type.
     #[error("{op}: tensor has dtype {actual}, requested {requested}")]
@@ -207,4 +207,20 @@ macro_rules! bail {
     ($($arg:tt)*) => {
         return Err($crate::Error::Internal(format!($($arg)*)))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        // Every `Result` carries an `Error`'s size; shapes are boxed so that a `Result<Tensor>`
+        // moves in registers and inline copies rather than `memcpy` calls.
+        assert!(
+            std::mem::size_of::<Error>() <= 72,
+            "Error is {} bytes",
+            std::mem::size_of::<Error>()
+        );
+    }
 }

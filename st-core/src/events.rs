@@ -388,10 +388,24 @@ pub fn global_event_bus() -> &'static PluginEventBus {
 }
 
 /// Whether the dispatcher should time and publish ops: one relaxed atomic load.
+#[cfg(feature = "op-events")]
 #[inline]
 pub(crate) fn tensor_op_listened() -> bool {
     GLOBAL_TENSOR_OP_LISTENERS.load(Ordering::Relaxed) != 0
 }
+
+/// Built without the `op-events` feature: the dispatcher never publishes `TensorOp`, and the
+/// check folds to a constant.
+#[cfg(not(feature = "op-events"))]
+#[inline(always)]
+pub(crate) const fn tensor_op_listened() -> bool {
+    false
+}
+
+/// Whether this build publishes `TensorOp` events from the dispatcher (cargo feature
+/// `op-events`, on by default). Without it, subscribing to `"TensorOp"` is allowed but never
+/// fires; every other event is unaffected.
+pub const OP_EVENTS_ENABLED: bool = cfg!(feature = "op-events");
 
 #[cold]
 #[inline(never)]

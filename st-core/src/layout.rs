@@ -240,8 +240,8 @@ impl Layout {
         if !self.shape.broadcasts_to(target) {
             return Err(Error::ShapeMismatch {
                 op,
-                lhs: self.shape.clone(),
-                rhs: target.clone(),
+                lhs: Box::new(self.shape.clone()),
+                rhs: Box::new(target.clone()),
                 detail: ": the first cannot be expanded to the second".into(),
             });
         }

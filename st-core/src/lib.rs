@@ -47,6 +47,11 @@ pub use tensor::{manual_seed, Generator, Tensor};
 pub use half;
 #[doc(hidden)]
 pub use inventory;
+// `conformance_suite!` builds flat test names with it, so backend test crates need no direct
+// dependency on paste.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use paste;
 
 /// Call from a binary that must keep st-core's CPU kernels linked (they always are when any
 /// st-core item is used; this exists for symmetry with the backend crates).

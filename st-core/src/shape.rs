@@ -7,8 +7,30 @@ use smallvec::SmallVec;
 pub const INLINE_RANK: usize = 6;
 
 /// Dimension sizes of a tensor. Rank 0 is a scalar; a zero anywhere means no elements.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Eq, Default)]
 pub struct Shape(pub(crate) SmallVec<[usize; INLINE_RANK]>);
+
+// Hand-written: the derived versions go through `memcmp` and an element-by-element `extend`,
+// which cost more than the rest of a small op's dispatch.
+impl Clone for Shape {
+    #[inline]
+    fn clone(&self) -> Self {
+        Shape(SmallVec::from_slice(&self.0))
+    }
+}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state);
+    }
+}
+
+impl PartialEq for Shape {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(other.0.iter()).all(|(a, b)| a == b)
+    }
+}
 
 impl Shape {
     /// The shape of a 0-d tensor.
@@ -40,12 +62,13 @@ impl Shape {
     }
 
     /// Row-major (C) strides for this shape, in elements.
+    #[inline]
     pub fn contiguous_strides(&self) -> SmallVec<[isize; INLINE_RANK]> {
         let mut strides: SmallVec<[isize; INLINE_RANK]> = SmallVec::from_elem(1, self.rank());
         let mut acc = 1isize;
-        for i in (0..self.rank()).rev() {
-            strides[i] = acc;
-            acc *= self.0[i].max(1) as isize;
+        for (s, &d) in strides.iter_mut().zip(self.0.iter()).rev() {
+            *s = acc;
+            acc *= d.max(1) as isize;
         }
         strides
     }
@@ -89,8 +112,8 @@ impl Shape {
             } else {
                 return Err(Error::ShapeMismatch {
                     op,
-                    lhs: a.clone(),
-                    rhs: b.clone(),
+                    lhs: Box::new(a.clone()),
+                    rhs: Box::new(b.clone()),
                     detail: format!(": dim {i} has sizes {da} and {db}, cannot broadcast"),
                 });
             };

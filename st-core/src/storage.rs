@@ -39,6 +39,13 @@ pub trait Backend: Send + Sync + 'static {
     fn sync(&self, ordinal: usize) -> Result<()>;
     /// Human-readable description of device `ordinal` (adapter name, limits, ...).
     fn describe(&self, ordinal: usize) -> String;
+    /// Why the registered kernels of `dtype` cannot run on device `ordinal` (a device feature
+    /// they need is missing), or `None` when they can (the default). Those kernels must then
+    /// fail with an [`Error::Backend`] whose message contains this reason; the conformance
+    /// suite expects exactly that.
+    fn dtype_unsupported(&self, _ordinal: usize, _dtype: DType) -> Option<String> {
+        None
+    }
 }
 
 /// Link-time record of a backend, submitted with [`register_backend!`].

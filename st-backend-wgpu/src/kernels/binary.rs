@@ -1,5 +1,6 @@
 //! Elementwise binary arithmetic with broadcasting over strided inputs
-//! (`shaders/binary.wgsl`), for f32, i32, u8 and bool with the CPU kernels' semantics.
+//! (`shaders/binary.wgsl`), for f32, f16 (in f32, rounded once: Note [f16 kernels]), i32, u8
+//! and bool with the CPU kernels' semantics.
 
 use super::Elementwise;
 use st_core::dispatch::KernelArgs;
@@ -12,6 +13,8 @@ const LIB: &str = include_str!("../../shaders/binary.wgsl");
 
 fn expr(op: OpId, dt: DType) -> Option<&'static str> {
     use OpId::*;
+    // f16 inputs arrive widened to f32 as x0, x1 (Note [f16 kernels]).
+    let dt = if dt == DType::F16 { DType::F32 } else { dt };
     Some(match (dt, op) {
         (DType::F32 | DType::I32 | DType::U8, Add) => "x0 + x1",
         (DType::F32 | DType::I32 | DType::U8, Sub) => "x0 - x1",
@@ -30,6 +33,15 @@ fn expr(op: OpId, dt: DType) -> Option<&'static str> {
         (DType::Bool, Mul | Minimum) => "x0 & x1",
         _ => return None,
     })
+}
+
+/// The WGSL the kernel of (`op`, `dt`) compiles.
+///
+/// # Errors
+/// [`super::no_wgsl`] when the pair has no kernel.
+pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
+    let e = expr(op, dt).ok_or_else(|| super::no_wgsl(op.name(), dt))?;
+    super::elementwise_wgsl(op.name(), LIB, &[dt, dt], dt, e)
 }
 
 fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
@@ -53,10 +65,10 @@ fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
     .run(args)
 }
 
-register_kernel!(Add, "wgpu", [F32, I32, U8, Bool], binary);
-register_kernel!(Sub, "wgpu", [F32, I32, U8], binary);
-register_kernel!(Mul, "wgpu", [F32, I32, U8, Bool], binary);
-register_kernel!(Div, "wgpu", [F32, I32, U8], binary);
-register_kernel!(Pow, "wgpu", [F32, I32, U8], binary);
-register_kernel!(Maximum, "wgpu", [F32, I32, U8, Bool], binary);
-register_kernel!(Minimum, "wgpu", [F32, I32, U8, Bool], binary);
+register_kernel!(Add, "wgpu", [F32, F16, I32, U8, Bool], binary);
+register_kernel!(Sub, "wgpu", [F32, F16, I32, U8], binary);
+register_kernel!(Mul, "wgpu", [F32, F16, I32, U8, Bool], binary);
+register_kernel!(Div, "wgpu", [F32, F16, I32, U8], binary);
+register_kernel!(Pow, "wgpu", [F32, F16, I32, U8], binary);
+register_kernel!(Maximum, "wgpu", [F32, F16, I32, U8, Bool], binary);
+register_kernel!(Minimum, "wgpu", [F32, F16, I32, U8, Bool], binary);

@@ -1,5 +1,5 @@
 //! Comparisons and logical and/or with broadcasting (`shaders/compare.wgsl`), producing bool
-//! bytes packed four per word, for f32, i32, u8 and bool inputs.
+//! bytes packed four per word, for f32, f16 (compared as exact f32), i32, u8 and bool inputs.
 
 use super::Elementwise;
 use st_core::dispatch::KernelArgs;
@@ -12,7 +12,7 @@ const LIB: &str = include_str!("../../shaders/compare.wgsl");
 
 fn expr(op: OpId, dt: DType) -> Option<String> {
     let zero = match dt {
-        DType::F32 => "0.0",
+        DType::F32 | DType::F16 => "0.0",
         DType::I32 => "0i",
         DType::U8 | DType::Bool => "0u",
         _ => return None,
@@ -30,6 +30,15 @@ fn expr(op: OpId, dt: DType) -> Option<String> {
         OpId::LogicalOr => format!("st_b(!(x0 == {zero}) || !(x1 == {zero}))"),
         _ => return None,
     })
+}
+
+/// The WGSL the kernel of (`op`, `dt`) compiles.
+///
+/// # Errors
+/// [`super::no_wgsl`] when the pair has no kernel.
+pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
+    let e = expr(op, dt).ok_or_else(|| super::no_wgsl(op.name(), dt))?;
+    super::elementwise_wgsl(op.name(), LIB, &[dt, dt], DType::Bool, &e)
 }
 
 fn compare(args: &KernelArgs<'_>) -> Result<Storage> {
@@ -53,11 +62,11 @@ fn compare(args: &KernelArgs<'_>) -> Result<Storage> {
     .run(args)
 }
 
-register_kernel!(Eq, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(Ne, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(Lt, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(Le, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(Gt, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(Ge, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(LogicalAnd, "wgpu", [F32, I32, U8, Bool], compare);
-register_kernel!(LogicalOr, "wgpu", [F32, I32, U8, Bool], compare);
+register_kernel!(Eq, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(Ne, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(Lt, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(Le, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(Gt, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(Ge, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(LogicalAnd, "wgpu", [F32, F16, I32, U8, Bool], compare);
+register_kernel!(LogicalOr, "wgpu", [F32, F16, I32, U8, Bool], compare);

@@ -1,7 +1,8 @@
-//! conv2d (direct, grouped, strided, padded, dilated), im2col and col2im on contiguous f32
-//! NCHW tensors (`shaders/conv.wgsl`). Pools are composites over im2col in st-core.
+//! conv2d (direct, grouped, strided, padded, dilated), im2col and col2im on contiguous f32 or
+//! f16 NCHW tensors (`shaders/conv.wgsl`; f16 accumulates in f32, Note [f16 kernels]). Pools
+//! are composites over im2col in st-core.
 
-use super::{dev, raw, Meta, COMMON};
+use super::{dev, float_prelude, raw, Meta};
 use st_core::dispatch::{KernelArgs, KernelCaps};
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
@@ -70,11 +71,21 @@ fn geometry(args: &KernelArgs<'_>) -> Result<Geometry> {
     }
 }
 
+/// The WGSL of the f32 or f16 variant.
+pub fn source(dt: DType) -> String {
+    format!("{}{LIB}", float_prelude(dt))
+}
+
 fn conv(args: &KernelArgs<'_>) -> Result<Storage> {
     let op = args.op.name();
-    if args.inputs.iter().any(|i| i.dtype != DType::F32) {
-        return Err(super::no_wgsl(op, args.inputs[0].dtype));
+    let Some(first) = args.inputs.first() else {
+        return Err(Error::Internal(format!("{op} kernel called without input")));
+    };
+    let dt = first.dtype;
+    if !matches!(dt, DType::F32 | DType::F16) || args.inputs.iter().any(|i| i.dtype != dt) {
+        return Err(super::no_wgsl(op, dt));
     }
+    super::require_f16(op, [dt])?;
     let g = geometry(args)?;
     let n_out = args.out_shape.numel();
     let mut m = Meta::default();
@@ -97,16 +108,16 @@ fn conv(args: &KernelArgs<'_>) -> Result<Storage> {
     let w_off = args.inputs.get(1).map_or(0, |w| w.layout.offset());
     m.u(op, w_off)?.bits(g.pad_value.to_bits());
     let gpu = dev()?;
-    let out = gpu.alloc(n_out * 4);
+    let out = gpu.alloc(super::bytes_of(n_out, dt));
     let x = raw(&args.inputs[0], op)?;
     let (entry, bufs): (&'static str, Vec<&wgpu::Buffer>) = match args.op {
         OpId::Conv2d => ("conv2d", vec![x, out.raw(), raw(&args.inputs[1], op)?]),
         OpId::Im2Col => ("im2col", vec![x, out.raw()]),
         _ => ("col2im", vec![x, out.raw()]),
     };
-    let src = || format!("{COMMON}{LIB}");
+    let src = || source(dt);
     gpu.run(
-        "conv/f32",
+        &format!("conv/{dt}"),
         entry,
         &src,
         &m.0,
@@ -116,6 +127,6 @@ fn conv(args: &KernelArgs<'_>) -> Result<Storage> {
     Ok(Arc::new(out))
 }
 
-register_kernel!(Conv2d, "wgpu", [F32], conv, KernelCaps::CONTIGUOUS);
-register_kernel!(Im2Col, "wgpu", [F32], conv, KernelCaps::CONTIGUOUS);
-register_kernel!(Col2Im, "wgpu", [F32], conv, KernelCaps::CONTIGUOUS);
+register_kernel!(Conv2d, "wgpu", [F32, F16], conv, KernelCaps::CONTIGUOUS);
+register_kernel!(Im2Col, "wgpu", [F32, F16], conv, KernelCaps::CONTIGUOUS);
+register_kernel!(Col2Im, "wgpu", [F32, F16], conv, KernelCaps::CONTIGUOUS);

@@ -1,16 +1,57 @@
 //! `copy` (any strided view to a contiguous buffer), `cast` and `fill` (`shaders/copy.wgsl`).
 //! `copy` accepts arbitrary strides and offsets, so the dispatcher can use it to make inputs
-//! contiguous for the kernels registered with `KernelCaps::CONTIGUOUS`.
+//! contiguous for the kernels registered with `KernelCaps::CONTIGUOUS`. f16 values are copied
+//! as `f16` and cast through their exact f32 value (Note [f16 kernels]).
 
 use super::ternary::{scalar_expr, scalar_words};
 use super::Elementwise;
 use st_core::dispatch::KernelArgs;
-use st_core::op::OpParams;
+use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/copy.wgsl");
+
+/// The copy expression: f16 moves unwidened (`h0`), Note [f16 kernels].
+fn copy_expr(dt: DType) -> &'static str {
+    if dt == DType::F16 {
+        "h0"
+    } else {
+        "x0"
+    }
+}
+
+/// The WGSL the kernels of (`op`, `dt`) compile: one for `copy` and `fill`, one per target
+/// dtype for `cast`.
+///
+/// # Errors
+/// [`super::no_wgsl`] for an op outside this family or a dtype WGSL cannot load.
+pub fn wgsl(op: OpId, dt: DType) -> Result<Vec<String>> {
+    let name = op.name();
+    match op {
+        OpId::Copy => Ok(vec![super::elementwise_wgsl(
+            name,
+            LIB,
+            &[dt],
+            dt,
+            copy_expr(dt),
+        )?]),
+        OpId::Fill => Ok(vec![super::elementwise_wgsl(
+            name,
+            LIB,
+            &[],
+            dt,
+            scalar_expr(dt),
+        )?]),
+        OpId::Cast => DType::ALL
+            .iter()
+            .filter_map(|&to| cast_expr(dt, to).map(|e| (to, e)))
+            .map(|(to, e)| super::elementwise_wgsl(name, LIB, &[dt], to, e))
+            .collect(),
+        _ => Err(super::no_wgsl(name, dt)),
+    }
+}
 
 fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
     let Some(x) = args.inputs.first() else {
@@ -21,7 +62,7 @@ fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
-        expr: "x0".into(),
+        expr: copy_expr(x.dtype).into(),
         scalars: [0; 4],
     }
     .run(args)
@@ -30,6 +71,10 @@ fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
 fn cast_expr(from: DType, to: DType) -> Option<&'static str> {
     use DType::*;
     Some(match (from, to) {
+        (F16, F16) => "h0",
+        // An f16 input is also offered as its exact f32 value `x0`, so every conversion from
+        // f16 is the f32 one with a single rounding (as the CPU's casts through f32).
+        (F16, _) => return cast_expr(F32, to),
         (F32, F32) | (I32, I32) | (U8 | Bool, U8) => "x0",
         (F32, I32) => "st_f2i(x0)",
         (F32, U8) => "st_f2u8(x0)",
@@ -99,6 +144,6 @@ fn fill(args: &KernelArgs<'_>) -> Result<Storage> {
     .run(args)
 }
 
-register_kernel!(Copy, "wgpu", [F32, I32, I64, U8, Bool], copy);
-register_kernel!(Cast, "wgpu", [F32, I32, U8, Bool], cast);
-register_kernel!(Fill, "wgpu", [F32, I32, I64, U8, Bool], fill);
+register_kernel!(Copy, "wgpu", [F32, F16, I32, I64, U8, Bool], copy);
+register_kernel!(Cast, "wgpu", [F32, F16, I32, U8, Bool], cast);
+register_kernel!(Fill, "wgpu", [F32, F16, I32, I64, U8, Bool], fill);

@@ -1,5 +1,7 @@
 //! cat, index_select, gather and scatter_add (`shaders/index.wgsl`). cat, index_select and
-//! gather move whole words, so they serve f32, i32 and i64; scatter_add accumulates f32.
+//! gather move whole words, so they serve f32, i32 and i64, and `f16` elements in the f16
+//! variant (Note [f16 kernels]); scatter_add adds f32 or f16 (rounded after each addition, as
+//! the CPU kernel does).
 //! Index tensors (i64) are range-checked on the host before the dispatch (one read-back of the
 //! index tensor), so an out-of-range index is an `IndexOutOfRange` error as on the CPU.
 
@@ -15,11 +17,42 @@ use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/index.wgsl");
 
+/// Elements of the variant's `st_w` per element of `dt` (and fails on a device without f16
+/// for the f16 variant).
 fn words(op: &'static str, dt: DType) -> Result<u32> {
     match dt {
         DType::F32 | DType::I32 => Ok(1),
+        DType::F16 => {
+            super::require_f16(op, [dt])?;
+            Ok(1)
+        }
         DType::I64 => Ok(2),
         _ => Err(super::no_wgsl(op, dt)),
+    }
+}
+
+/// The WGSL of the word variant (f32, i32, i64) or, for `dt` f16, the f16 variant.
+pub fn source(dt: DType) -> String {
+    let prelude = if dt == DType::F16 {
+        "enable f16;\nalias st_w = f16;\n\
+         fn st_w2f(v: f16) -> f32 { return f32(v); }\n\
+         fn st_f2w(v: f32) -> f16 { return f16(v); }\n\
+         fn st_round(v: f32) -> f32 { return f32(f16(v)); }\n"
+    } else {
+        "alias st_w = u32;\n\
+         fn st_w2f(v: u32) -> f32 { return bitcast<f32>(v); }\n\
+         fn st_f2w(v: f32) -> u32 { return bitcast<u32>(v); }\n\
+         fn st_round(v: f32) -> f32 { return v; }\n"
+    };
+    format!("{prelude}{COMMON}{LIB}")
+}
+
+/// Pipeline-cache key of the variant for `dt`.
+fn key(dt: DType) -> &'static str {
+    if dt == DType::F16 {
+        "index/f16"
+    } else {
+        "index/words"
     }
 }
 
@@ -87,9 +120,9 @@ fn cat(args: &KernelArgs<'_>) -> Result<Storage> {
             (dst_off, out_strides.to_vec()),
         ];
         let m = meta(op, l.shape(), [w, 0, 0, 0], &views)?;
-        let src = || format!("{COMMON}{LIB}");
+        let src = || source(args.out_dtype);
         g.run(
-            "index",
+            key(args.out_dtype),
             "cat_copy",
             &src,
             &m.0,
@@ -137,10 +170,10 @@ fn take(args: &KernelArgs<'_>) -> Result<Storage> {
     )?;
     let g = dev()?;
     let out = g.alloc(args.out_shape.numel() * args.out_dtype.size_in_bytes());
-    let src = || format!("{COMMON}{LIB}");
+    let src = || source(x.dtype);
     let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?];
     g.run(
-        "index",
+        key(x.dtype),
         "take",
         &src,
         &m.0,
@@ -161,9 +194,10 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
     let [x, idx, src_t] = args.inputs else {
         return Err(Error::Internal(format!("{op} kernel needs 3 inputs")));
     };
-    if x.dtype != DType::F32 {
+    if !matches!(x.dtype, DType::F32 | DType::F16) {
         return Err(super::no_wgsl(op, x.dtype));
     }
+    super::require_f16(op, [x.dtype])?;
     let xl = &x.layout;
     check_indices(op, idx, if xl.rank() == 0 { 1 } else { xl.dims()[d] })?;
     let rank = xl.rank();
@@ -178,11 +212,11 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
         m.u(op, n)?;
     }
     let g = dev()?;
-    let out = g.alloc(args.out_shape.numel() * 4);
-    let src = || format!("{COMMON}{LIB}");
+    let out = g.alloc(super::bytes_of(args.out_shape.numel(), x.dtype));
+    let src = || source(x.dtype);
     let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?, raw(src_t, op)?];
     g.run(
-        "index",
+        key(x.dtype),
         "scatter_add",
         &src,
         &m.0,
@@ -192,7 +226,7 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
     Ok(Arc::new(out))
 }
 
-register_kernel!(Cat, "wgpu", [F32, I32, I64], cat);
-register_kernel!(IndexSelect, "wgpu", [F32, I32, I64], take);
-register_kernel!(Gather, "wgpu", [F32, I32, I64], take);
-register_kernel!(ScatterAdd, "wgpu", [F32], scatter_add);
+register_kernel!(Cat, "wgpu", [F32, F16, I32, I64], cat);
+register_kernel!(IndexSelect, "wgpu", [F32, F16, I32, I64], take);
+register_kernel!(Gather, "wgpu", [F32, F16, I32, I64], take);
+register_kernel!(ScatterAdd, "wgpu", [F32, F16], scatter_add);

@@ -1,8 +1,8 @@
-//! Batched matmul with broadcasting batch dims (`shaders/matmul.wgsl`): f32, tiled with
-//! workgroup memory. Inputs are contiguous (the dispatcher copies strided ones first); 1-D
+//! Batched matmul with broadcasting batch dims (`shaders/matmul.wgsl`): f32 and f16 (f32
+//! accumulation, Note [f16 kernels]), tiled with workgroup memory. Inputs are contiguous (the dispatcher copies strided ones first); 1-D
 //! operands follow `torch.matmul` (a vector is a row of A or a column of B, its dim dropped).
 
-use super::{dev, raw, Meta, COMMON};
+use super::{dev, float_prelude, raw, Meta};
 use st_core::dispatch::{KernelArgs, KernelCaps};
 use st_core::register_kernel;
 use st_core::storage::Storage;
@@ -26,14 +26,21 @@ fn batch_strides(dims: &[usize], mat: usize, out_b: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// The WGSL of the f32 or f16 variant.
+pub fn source(dt: DType) -> String {
+    format!("{}{LIB}", float_prelude(dt))
+}
+
 fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
     let name = "matmul";
     let [a, b] = args.inputs else {
         return Err(Error::Internal("matmul kernel needs 2 inputs".into()));
     };
-    if a.dtype != DType::F32 || b.dtype != DType::F32 {
+    let dt = a.dtype;
+    if !matches!(dt, DType::F32 | DType::F16) || b.dtype != dt {
         return Err(super::no_wgsl(name, a.dtype));
     }
+    super::require_f16(name, [dt])?;
     let (ad, bd) = (a.layout.dims(), b.layout.dims());
     let m = if ad.len() >= 2 { ad[ad.len() - 2] } else { 1 };
     let k = ad[ad.len() - 1];
@@ -69,23 +76,31 @@ fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
         meta.u(name, v)?;
     }
     let g = dev()?;
-    let out = g.alloc(args.out_shape.numel() * 4);
+    let out_bytes = super::bytes_of(args.out_shape.numel(), dt);
+    let out = g.alloc(out_bytes);
     let groups = [n.div_ceil(16) as u32, m.div_ceil(16) as u32, n_batch as u32];
     if n_batch > u32::MAX as usize {
         return Err(crate::error::too_large(name, format!("{n_batch} batches")));
     }
-    let src = || format!("{COMMON}{LIB}");
+    let src = || source(dt);
     let bufs = [raw(a, name)?, raw(b, name)?, out.raw()];
     if k == 0 {
-        // An empty inner dim gives zeros.
-        let zeros = vec![0u8; args.out_shape.numel() * 4];
+        // An empty inner dim gives zeros (written in whole words; the buffer is word-padded).
+        let zeros = vec![0u8; out_bytes.next_multiple_of(4)];
         if !zeros.is_empty() {
             g.queue.write_buffer(out.raw(), 0, &zeros);
         }
     } else {
-        g.run("matmul/f32", "main", &src, &meta.0, &bufs, groups)?;
+        g.run(
+            &format!("matmul/{dt}"),
+            "main",
+            &src,
+            &meta.0,
+            &bufs,
+            groups,
+        )?;
     }
     Ok(Arc::new(out))
 }
 
-register_kernel!(Matmul, "wgpu", [F32], matmul, KernelCaps::CONTIGUOUS);
+register_kernel!(Matmul, "wgpu", [F32, F16], matmul, KernelCaps::CONTIGUOUS);

@@ -1,6 +1,7 @@
-//! Reductions (`shaders/reduce.wgsl`): sum, prod, max, min over any dims of a strided f32
-//! input, max/min of i32, and argmax/argmin (f32, i32) producing i64 indices. Each output
-//! element is one workgroup doing a shared-memory tree reduction.
+//! Reductions (`shaders/reduce.wgsl`): sum, prod, max, min over any dims of a strided f32 or
+//! f16 input, max/min of i32, and argmax/argmin (f32, f16, i32) producing i64 indices. Each
+//! output element is one workgroup doing a shared-memory tree reduction. f16 inputs are
+//! reduced in f32 and rounded to f16 once (PyTorch's half sums; Note [f16 kernels]).
 
 use super::{dev, loader, raw, Meta, COMMON};
 use st_core::dispatch::KernelArgs;
@@ -13,8 +14,9 @@ use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/reduce.wgsl");
 
-/// (identity, combine expression over `a` and `x`) of a plain reduction.
+/// (identity, combine expression over `a` and `x`) of a plain reduction; f16 folds in f32.
 fn fold(op: OpId, dt: DType) -> Option<(&'static str, &'static str)> {
+    let dt = if dt == DType::F16 { DType::F32 } else { dt };
     Some(match (op, dt) {
         (OpId::Sum, DType::F32) => ("0.0", "a + x"),
         (OpId::Prod, DType::F32) => ("1.0", "a * x"),
@@ -26,16 +28,36 @@ fn fold(op: OpId, dt: DType) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn source(op: OpId, dt: DType) -> Result<String> {
+/// The WGSL of the (`op`, `dt`) variant.
+///
+/// # Errors
+/// [`super::no_wgsl`] for a dtype without a kernel.
+pub fn source(op: OpId, dt: DType) -> Result<String> {
     let name = op.name();
-    let ty = super::wgsl_type(dt);
-    let mut s = String::from(COMMON);
-    s.push_str("@group(0) @binding(1) var<storage, read> inp: array<u32>;\n");
-    s.push_str("@group(0) @binding(2) var<storage, read_write> out: array<u32>;\n");
+    let f16 = dt == DType::F16;
+    // Accumulator type: f16 is widened to f32 on load.
+    let ty = if f16 { "f32" } else { super::wgsl_type(dt) };
+    let load = if f16 {
+        "f32(ld0(u32(base + st_red_off(j))))"
+    } else {
+        "ld0(u32(base + st_red_off(j)))"
+    };
+    let arg = matches!(op, OpId::ArgMax | OpId::ArgMin);
+    let mut s = String::from(super::enable(dt));
+    s.push_str(COMMON);
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(1) var<storage, read> inp: array<{}>;",
+        super::storage_type(dt)
+    );
+    let out_ty = if f16 && !arg { "f16" } else { "u32" };
+    let _ = writeln!(
+        s,
+        "@group(0) @binding(2) var<storage, read_write> out: array<{out_ty}>;"
+    );
     s.push_str(LIB);
     s.push_str(&loader(name, "ld0", "inp", dt)?);
     let _ = writeln!(s, "var<workgroup> sv: array<{ty}, 256>;");
-    let arg = matches!(op, OpId::ArgMax | OpId::ArgMin);
     if arg {
         s.push_str("var<workgroup> si: array<u32, 256>;\n");
     }
@@ -52,7 +74,7 @@ fn source(op: OpId, dt: DType) -> Result<String> {
          \x20   let base = bitcast<i32>(st_meta[4]) + st_keep_off(o);\n    let nr = st_meta[1];\n",
     );
     if arg {
-        let better = if dt == DType::F32 {
+        let better = if matches!(dt, DType::F32 | DType::F16) {
             "st_arg_better_f"
         } else {
             "st_arg_better_i"
@@ -62,7 +84,7 @@ fn source(op: OpId, dt: DType) -> Result<String> {
             s,
             "    var a: {ty};\n    var ai = 0xffffffffu;\n\
              \x20   for (var j = lid; j < nr; j = j + 256u) {{\n\
-             \x20       let x = ld0(u32(base + st_red_off(j)));\n\
+             \x20       let x = {load};\n\
              \x20       if ({better}(a, ai, x, j, {is_max})) {{ a = x; ai = j; }}\n    }}\n\
              \x20   sv[lid] = a;\n    si[lid] = ai;\n    workgroupBarrier();\n\
              \x20   for (var h = 128u; h > 0u; h = h >> 1u) {{\n\
@@ -75,15 +97,20 @@ fn source(op: OpId, dt: DType) -> Result<String> {
         let Some((ident, _)) = fold(op, dt) else {
             return Err(super::no_wgsl(name, dt));
         };
+        let store = if f16 {
+            "f16(sv[0])"
+        } else {
+            "bitcast<u32>(sv[0])"
+        };
         let _ = write!(
             s,
             "    var a: {ty} = {ident};\n\
-             \x20   for (var j = lid; j < nr; j = j + 256u) {{ a = comb(a, ld0(u32(base + st_red_off(j)))); }}\n\
+             \x20   for (var j = lid; j < nr; j = j + 256u) {{ a = comb(a, {load}); }}\n\
              \x20   sv[lid] = a;\n    workgroupBarrier();\n\
              \x20   for (var h = 128u; h > 0u; h = h >> 1u) {{\n\
              \x20       if (lid < h) {{ sv[lid] = comb(sv[lid], sv[lid + h]); }}\n\
              \x20       workgroupBarrier();\n    }}\n\
-             \x20   if (lid == 0u) {{ out[o] = bitcast<u32>(sv[0]); }}\n}}\n"
+             \x20   if (lid == 0u) {{ out[o] = {store}; }}\n}}\n"
         );
     }
     Ok(s)
@@ -105,9 +132,12 @@ fn reduce(args: &KernelArgs<'_>) -> Result<Storage> {
         p => return Err(Error::Internal(format!("{name}: unexpected params {p:?}"))),
     };
     let arg = matches!(op, OpId::ArgMax | OpId::ArgMin);
-    if !arg && fold(op, x.dtype).is_none() || arg && !matches!(x.dtype, DType::F32 | DType::I32) {
+    if !arg && fold(op, x.dtype).is_none()
+        || arg && !matches!(x.dtype, DType::F32 | DType::F16 | DType::I32)
+    {
         return Err(super::no_wgsl(name, x.dtype));
     }
+    super::require_f16(name, [x.dtype])?;
     let keep: Vec<usize> = (0..l.rank()).filter(|d| !dims.contains(d)).collect();
     let n_out: usize = keep.iter().map(|&d| l.dims()[d]).product();
     let n_red: usize = dims.iter().map(|&d| l.dims()[d]).product();
@@ -144,9 +174,9 @@ fn reduce(args: &KernelArgs<'_>) -> Result<Storage> {
     Ok(Arc::new(out))
 }
 
-register_kernel!(Sum, "wgpu", [F32], reduce);
-register_kernel!(Prod, "wgpu", [F32], reduce);
-register_kernel!(Max, "wgpu", [F32, I32], reduce);
-register_kernel!(Min, "wgpu", [F32, I32], reduce);
-register_kernel!(ArgMax, "wgpu", [F32, I32], reduce);
-register_kernel!(ArgMin, "wgpu", [F32, I32], reduce);
+register_kernel!(Sum, "wgpu", [F32, F16], reduce);
+register_kernel!(Prod, "wgpu", [F32, F16], reduce);
+register_kernel!(Max, "wgpu", [F32, F16, I32], reduce);
+register_kernel!(Min, "wgpu", [F32, F16, I32], reduce);
+register_kernel!(ArgMax, "wgpu", [F32, F16, I32], reduce);
+register_kernel!(ArgMin, "wgpu", [F32, F16, I32], reduce);

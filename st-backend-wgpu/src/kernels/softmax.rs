@@ -1,7 +1,8 @@
-//! softmax / log_softmax over one dim (`shaders/softmax.wgsl`), f32, contiguous inputs (the
-//! dispatcher copies strided ones with the strided `copy` kernel first).
+//! softmax / log_softmax over one dim (`shaders/softmax.wgsl`), f32 and f16 (math in f32,
+//! Note [f16 kernels]), contiguous inputs (the dispatcher copies strided ones with the
+//! strided `copy` kernel first).
 
-use super::{dev, raw, Meta, COMMON};
+use super::{dev, float_prelude, raw, Meta};
 use st_core::dispatch::{KernelArgs, KernelCaps};
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
@@ -11,6 +12,11 @@ use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/softmax.wgsl");
 
+/// The WGSL of the f32 or f16 variant.
+pub fn source(dt: DType) -> String {
+    format!("{}{LIB}", float_prelude(dt))
+}
+
 fn softmax(args: &KernelArgs<'_>) -> Result<Storage> {
     let name = args.op.name();
     let Some(x) = args.inputs.first() else {
@@ -18,9 +24,11 @@ fn softmax(args: &KernelArgs<'_>) -> Result<Storage> {
             "{name} kernel called without input"
         )));
     };
-    if x.dtype != DType::F32 {
-        return Err(super::no_wgsl(name, x.dtype));
+    let dt = x.dtype;
+    if !matches!(dt, DType::F32 | DType::F16) {
+        return Err(super::no_wgsl(name, dt));
     }
+    super::require_f16(name, [dt])?;
     let OpParams::Dim(dim) = args.params else {
         return Err(Error::Internal(format!(
             "{name}: unexpected params {:?}",
@@ -43,11 +51,11 @@ fn softmax(args: &KernelArgs<'_>) -> Result<Storage> {
         .u(name, x.layout.offset())?;
     m.bits((args.op == OpId::LogSoftmax) as u32);
     let g = dev()?;
-    let out = g.alloc(args.out_shape.numel() * 4);
-    let src = || format!("{COMMON}{LIB}");
+    let out = g.alloc(super::bytes_of(args.out_shape.numel(), dt));
+    let src = || source(dt);
     if rows > 0 && d > 0 {
         g.run(
-            "softmax/f32",
+            &format!("softmax/{dt}"),
             "main",
             &src,
             &m.0,
@@ -58,5 +66,11 @@ fn softmax(args: &KernelArgs<'_>) -> Result<Storage> {
     Ok(Arc::new(out))
 }
 
-register_kernel!(Softmax, "wgpu", [F32], softmax, KernelCaps::CONTIGUOUS);
-register_kernel!(LogSoftmax, "wgpu", [F32], softmax, KernelCaps::CONTIGUOUS);
+register_kernel!(Softmax, "wgpu", [F32, F16], softmax, KernelCaps::CONTIGUOUS);
+register_kernel!(
+    LogSoftmax,
+    "wgpu",
+    [F32, F16],
+    softmax,
+    KernelCaps::CONTIGUOUS
+);

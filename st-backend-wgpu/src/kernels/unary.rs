@@ -1,5 +1,6 @@
-//! Elementwise unary kernels (`shaders/unary.wgsl`): float math in f32, the integer ops
-//! `op/infer.rs` allows on i32 (wrapping, like the CPU), and logical_not on every WGSL dtype.
+//! Elementwise unary kernels (`shaders/unary.wgsl`): float math in f32 (f16 inputs widened
+//! and the result rounded once, Note [f16 kernels]), the integer ops `op/infer.rs` allows on
+//! i32 (wrapping, like the CPU), and logical_not on every WGSL dtype.
 
 use super::Elementwise;
 use st_core::dispatch::KernelArgs;
@@ -51,6 +52,30 @@ fn int_expr(op: OpId) -> Option<&'static str> {
     })
 }
 
+/// The WGSL expression of `op` on dtype `dt` (f16 is widened to f32 as `x0`).
+fn expr(op: OpId, dt: DType) -> Option<&'static str> {
+    match dt {
+        DType::F32 | DType::F16 => float_expr(op),
+        DType::I32 => int_expr(op),
+        DType::Bool | DType::U8 if op == OpId::LogicalNot => Some("select(0u, 1u, x0 == 0u)"),
+        _ => None,
+    }
+}
+
+/// The WGSL the kernel of (`op`, `dt`) compiles.
+///
+/// # Errors
+/// [`super::no_wgsl`] when the pair has no kernel.
+pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
+    let e = expr(op, dt).ok_or_else(|| super::no_wgsl(op.name(), dt))?;
+    let out = if op == OpId::LogicalNot {
+        DType::Bool
+    } else {
+        dt
+    };
+    super::elementwise_wgsl(op.name(), LIB, &[dt], out, e)
+}
+
 fn clamp_scalars(args: &KernelArgs<'_>, dt: DType) -> Result<[u32; 4]> {
     let OpParams::Clamp { min, max } = args.params else {
         return Err(Error::Internal(format!(
@@ -59,7 +84,7 @@ fn clamp_scalars(args: &KernelArgs<'_>, dt: DType) -> Result<[u32; 4]> {
         )));
     };
     let flags = min.is_some() as u32 | (max.is_some() as u32) << 1;
-    if dt == DType::F32 {
+    if matches!(dt, DType::F32 | DType::F16) {
         let b = |v: Option<f64>| v.map_or(0, |v| (v as f32).to_bits());
         return Ok([flags, b(*min), b(*max), 0]);
     }
@@ -82,13 +107,7 @@ fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
         )));
     };
     let dt = x.dtype;
-    let expr = match dt {
-        DType::F32 => float_expr(args.op),
-        DType::I32 => int_expr(args.op),
-        DType::Bool | DType::U8 if args.op == OpId::LogicalNot => Some("select(0u, 1u, x0 == 0u)"),
-        _ => None,
-    };
-    let Some(expr) = expr else {
+    let Some(expr) = expr(args.op, dt) else {
         return Err(super::no_wgsl(args.op.name(), dt));
     };
     let scalars = if args.op == OpId::Clamp {
@@ -107,25 +126,25 @@ fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
     .run(args)
 }
 
-register_kernel!(Neg, "wgpu", [F32, I32], unary);
-register_kernel!(Abs, "wgpu", [F32, I32], unary);
-register_kernel!(Exp, "wgpu", [F32], unary);
-register_kernel!(Log, "wgpu", [F32], unary);
-register_kernel!(Sqrt, "wgpu", [F32], unary);
-register_kernel!(Rsqrt, "wgpu", [F32], unary);
-register_kernel!(Sin, "wgpu", [F32], unary);
-register_kernel!(Cos, "wgpu", [F32], unary);
-register_kernel!(Tanh, "wgpu", [F32], unary);
-register_kernel!(Sigmoid, "wgpu", [F32], unary);
-register_kernel!(Relu, "wgpu", [F32, I32], unary);
-register_kernel!(Gelu, "wgpu", [F32], unary);
-register_kernel!(GeluTanh, "wgpu", [F32], unary);
-register_kernel!(Silu, "wgpu", [F32], unary);
-register_kernel!(Erf, "wgpu", [F32], unary);
-register_kernel!(Floor, "wgpu", [F32, I32], unary);
-register_kernel!(Ceil, "wgpu", [F32, I32], unary);
-register_kernel!(Round, "wgpu", [F32, I32], unary);
-register_kernel!(Sign, "wgpu", [F32, I32], unary);
-register_kernel!(Reciprocal, "wgpu", [F32], unary);
-register_kernel!(Clamp, "wgpu", [F32, I32], unary);
-register_kernel!(LogicalNot, "wgpu", [F32, I32, U8, Bool], unary);
+register_kernel!(Neg, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Abs, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Exp, "wgpu", [F32, F16], unary);
+register_kernel!(Log, "wgpu", [F32, F16], unary);
+register_kernel!(Sqrt, "wgpu", [F32, F16], unary);
+register_kernel!(Rsqrt, "wgpu", [F32, F16], unary);
+register_kernel!(Sin, "wgpu", [F32, F16], unary);
+register_kernel!(Cos, "wgpu", [F32, F16], unary);
+register_kernel!(Tanh, "wgpu", [F32, F16], unary);
+register_kernel!(Sigmoid, "wgpu", [F32, F16], unary);
+register_kernel!(Relu, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Gelu, "wgpu", [F32, F16], unary);
+register_kernel!(GeluTanh, "wgpu", [F32, F16], unary);
+register_kernel!(Silu, "wgpu", [F32, F16], unary);
+register_kernel!(Erf, "wgpu", [F32, F16], unary);
+register_kernel!(Floor, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Ceil, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Round, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Sign, "wgpu", [F32, F16, I32], unary);
+register_kernel!(Reciprocal, "wgpu", [F32, F16], unary);
+register_kernel!(Clamp, "wgpu", [F32, F16, I32], unary);
+register_kernel!(LogicalNot, "wgpu", [F32, F16, I32, U8, Bool], unary);

@@ -130,8 +130,8 @@ pub(crate) fn sum_to_shape(g: &Tensor, shape: &Shape) -> Result<Tensor> {
     if !shape.broadcasts_to(g.shape()) {
         return Err(Error::ShapeMismatch {
             op: "sum_to_shape",
-            lhs: g.shape().clone(),
-            rhs: shape.clone(),
+            lhs: Box::new(g.shape().clone()),
+            rhs: Box::new(shape.clone()),
             detail: ": the target shape does not broadcast to the gradient's shape".into(),
         });
     }

@@ -1,15 +1,21 @@
 //! The dispatcher: infer → device check → registry lookup → contiguity → kernel → autograd →
 //! event. Everything a backend would otherwise repeat happens here once.
+//!
+//! The common case (inputs already in the shape and layout the kernel takes) borrows every
+//! input's layout: no copies, no allocations besides the output. Broadcasting or
+//! contiguity fix-ups take a second path that owns the adjusted views.
 
 use super::kernel::{KernelArgs, KernelInput};
-use super::registry::registry;
+use super::registry::{registry, Entry};
 use crate::autograd;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::events;
 use crate::layout::Layout;
 use crate::op::{dispatch_dtype, infer, OpId, OpParams};
+use crate::shape::Shape;
 use crate::tensor::Tensor;
+use crate::DType;
 use smallvec::SmallVec;
 
 /// Runs kernel op `op` on `inputs` (all on one device).
@@ -26,6 +32,9 @@ pub fn dispatch(op: OpId, inputs: &[&Tensor], params: &OpParams) -> Result<Tenso
 }
 
 /// Like [`dispatch`], for ops that may have no tensor input (`fill`): runs on `device`.
+///
+/// # Errors
+/// As [`dispatch`].
 pub fn dispatch_on(
     device: Device,
     op: OpId,
@@ -33,63 +42,115 @@ pub fn dispatch_on(
     params: &OpParams,
 ) -> Result<Tensor> {
     if inputs.iter().any(|t| t.device() != device) {
-        return Err(Error::DeviceMismatch {
-            op: op.name(),
-            devices: inputs.iter().map(|t| t.device().to_string()).collect(),
-        });
+        return Err(device_mismatch(op, inputs));
     }
-    let infer_in: SmallVec<[(&Layout, crate::DType); 4]> =
+    let infer_in: SmallVec<[(&Layout, DType); 4]> =
         inputs.iter().map(|t| (t.layout(), t.dtype())).collect();
     let (out_shape, out_dtype) = infer(op, &infer_in, params)?;
     let key_dtype = dispatch_dtype(op, &infer_in, params);
     let reg = registry()?;
-    let entry = match reg.get(op, device.backend(), key_dtype) {
-        Some(e) => *e,
-        None => return Err(reg.not_found(op, device.backend(), key_dtype)),
+    let Some(entry) = reg.get(op, device.backend(), key_dtype) else {
+        return Err(reg.not_found(op, device.backend(), key_dtype));
     };
     let broadcast = op.def().broadcast;
-    // Keeps contiguous copies alive while the kernel runs.
-    let mut owned: SmallVec<[Tensor; 3]> = SmallVec::new();
-    if !entry.caps.strided {
-        for t in inputs {
-            if !t.is_contiguous() || (broadcast && t.shape() != &out_shape) {
-                let src = if broadcast {
-                    t.expand(&out_shape)?
-                } else {
-                    (*t).clone()
-                };
-                owned.push(src.contiguous()?);
-            }
-        }
-    }
-    let mut owned_iter = owned.iter();
-    let kin: SmallVec<[KernelInput<'_>; 3]> = inputs
+    let strided = entry.caps.strided;
+    let direct = inputs
         .iter()
-        .map(|t| {
-            let needs_copy = !entry.caps.strided
-                && (!t.is_contiguous() || (broadcast && t.shape() != &out_shape));
-            let t: &Tensor = if needs_copy {
-                owned_iter.next().unwrap_or(t)
-            } else {
-                t
-            };
-            let layout = if broadcast && t.shape() != &out_shape {
-                t.layout().broadcast_as(op.name(), &out_shape)?
-            } else {
-                t.layout().clone()
-            };
-            Ok(KernelInput {
+        .all(|t| !(broadcast && t.shape() != &out_shape) && (strided || t.is_contiguous()));
+    let out = if direct {
+        let kin: SmallVec<[KernelInput<'_>; 4]> = inputs
+            .iter()
+            .map(|t| KernelInput {
                 buffer: &**t.storage(),
-                layout,
+                layout: t.layout(),
                 dtype: t.dtype(),
             })
+            .collect();
+        run(
+            entry, op, &kin, params, out_shape, out_dtype, device, inputs,
+        )?
+    } else {
+        run_adjusted(entry, op, inputs, params, out_shape, out_dtype, device)?
+    };
+    Ok(autograd::record(op, params, inputs, out))
+}
+
+#[cold]
+fn device_mismatch(op: OpId, inputs: &[&Tensor]) -> Error {
+    Error::DeviceMismatch {
+        op: op.name(),
+        devices: inputs.iter().map(|t| t.device().to_string()).collect(),
+    }
+}
+
+/// The path for inputs that need broadcasting or (for kernels without strided support) a
+/// contiguous copy first: owns the copies and the broadcast layouts while the kernel runs.
+#[cold]
+#[inline(never)]
+fn run_adjusted(
+    entry: &Entry,
+    op: OpId,
+    inputs: &[&Tensor],
+    params: &OpParams,
+    out_shape: Shape,
+    out_dtype: DType,
+    device: Device,
+) -> Result<Tensor> {
+    let broadcast = op.def().broadcast;
+    let mut srcs: SmallVec<[Tensor; 4]> = SmallVec::with_capacity(inputs.len());
+    for t in inputs {
+        let reshaped = broadcast && t.shape() != &out_shape;
+        srcs.push(if !entry.caps.strided && (reshaped || !t.is_contiguous()) {
+            let src = if reshaped {
+                t.expand(&out_shape)?
+            } else {
+                (*t).clone()
+            };
+            src.contiguous()?
+        } else {
+            (*t).clone()
+        });
+    }
+    let mut layouts: SmallVec<[Layout; 4]> = SmallVec::with_capacity(inputs.len());
+    for t in &srcs {
+        layouts.push(if broadcast && t.shape() != &out_shape {
+            t.layout().broadcast_as(op.name(), &out_shape)?
+        } else {
+            t.layout().clone()
+        });
+    }
+    let kin: SmallVec<[KernelInput<'_>; 4]> = srcs
+        .iter()
+        .zip(&layouts)
+        .map(|(t, layout)| KernelInput {
+            buffer: &**t.storage(),
+            layout,
+            dtype: t.dtype(),
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    run(
+        entry, op, &kin, params, out_shape, out_dtype, device, inputs,
+    )
+}
+
+/// Calls the kernel, wraps its output and publishes the `TensorOp` event when listened to.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run(
+    entry: &Entry,
+    op: OpId,
+    kin: &[KernelInput<'_>],
+    params: &OpParams,
+    out_shape: Shape,
+    out_dtype: DType,
+    device: Device,
+    inputs: &[&Tensor],
+) -> Result<Tensor> {
     let timed = events::tensor_op_listened();
     let start = timed.then(std::time::Instant::now);
     let args = KernelArgs {
         op,
-        inputs: &kin,
+        inputs: kin,
         params,
         out_shape: &out_shape,
         out_dtype,
@@ -100,5 +161,5 @@ pub fn dispatch_on(
     if let Some(start) = start {
         events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
     }
-    Ok(autograd::record(op, params, inputs, out))
+    Ok(out)
 }

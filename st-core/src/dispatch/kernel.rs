@@ -13,8 +13,8 @@ use crate::storage::{DeviceBuffer, Storage};
 pub struct KernelInput<'a> {
     /// The buffer (downcast with `as_any()` to the backend's buffer type).
     pub buffer: &'a dyn DeviceBuffer,
-    /// The view of the buffer.
-    pub layout: Layout,
+    /// The view of the buffer (borrowed from the tensor; the dispatcher owns broadcast views).
+    pub layout: &'a Layout,
     /// Element type.
     pub dtype: DType,
 }

@@ -151,15 +151,18 @@ impl Registry {
         out
     }
 
-    /// `docs/op-support.md`: one row per op, one column per backend, the dtypes in each cell.
+    /// `docs/op-support.md`: one row per op and one column per backend in this registry, in
+    /// [`BackendId`] order (so every linked backend gets a column), the dtypes in each cell.
+    /// Needs no device: kernels and backends are link-time registrations.
     pub fn op_support_markdown(&self) -> String {
         let cov = self.coverage();
         let mut s = String::from(
             "# Op support\n\nGenerated from `Registry::coverage()` by \
-             `ST_BLESS=1 cargo test -p st-core --test op_support` (also re-run by CI, which fails \
-             when this file is stale). Each cell lists the dtypes that have a registered kernel. \
-             *view* ops are metadata-only and *composite* ops are built from other ops, so both \
-             work on every backend that has the kernels they use.\n\n| op | family |",
+             `ST_BLESS=1 cargo test -p st-examples --test op_support`, which links every backend \
+             (also re-run by CI, which fails when this file is stale). One column per backend; \
+             each cell lists the dtypes that have a registered kernel. *view* ops are \
+             metadata-only and *composite* ops are built from other ops, so both work on every \
+             backend that has the kernels they use.\n\n| op | family |",
         );
         for b in &self.backends {
             s.push_str(&format!(" {b} |"));
@@ -263,6 +266,44 @@ mod tests {
         assert!(r.get(OpId::Exp, BackendId(0), DType::F32).is_some());
         let e = r.not_found(OpId::Exp, BackendId(0), DType::F64);
         assert!(matches!(&e, Error::KernelNotFound { available, .. } if available == "cpu: [f32]"));
+    }
+
+    #[test]
+    fn op_support_has_a_column_per_backend_in_id_order() {
+        let recs = [
+            reg(OpId::Exp, "cpu", "a.rs:1"),
+            reg(OpId::Exp, "gpu", "b.rs:2"),
+            reg(OpId::Add, "cpu", "c.rs:3"),
+        ];
+        let md = Registry::build(&["cpu", "gpu"], recs.iter())
+            .unwrap()
+            .op_support_markdown();
+        assert!(
+            md.contains("| op | family | cpu | gpu |\n|---|---|---|---|\n"),
+            "{md}"
+        );
+        let row = |op: OpId| {
+            let start = format!("| `{}` |", op.name());
+            md.lines()
+                .find(|l| l.starts_with(&start))
+                .unwrap()
+                .to_string()
+        };
+        let fam = |op: OpId| op.def().family;
+        assert_eq!(
+            row(OpId::Exp),
+            format!("| `exp` | {} | f32 | f32 |", fam(OpId::Exp))
+        );
+        assert_eq!(
+            row(OpId::Add),
+            format!("| `add` | {} | f32 | — |", fam(OpId::Add))
+        );
+        let view = format!("| `reshape` | {} | *view* | *view* |", fam(OpId::Reshape));
+        assert_eq!(row(OpId::Reshape), view);
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| `")).count(),
+            OpId::COUNT
+        );
     }
 
     #[test]

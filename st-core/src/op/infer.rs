@@ -47,8 +47,8 @@ fn same_shape(op: OpId, a: &Shape, b: &Shape, why: &str) -> Result<()> {
     } else {
         Err(Error::ShapeMismatch {
             op: op.name(),
-            lhs: a.clone(),
-            rhs: b.clone(),
+            lhs: Box::new(a.clone()),
+            rhs: Box::new(b.clone()),
             detail: why.into(),
         })
     }
@@ -167,7 +167,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                 if empty {
                     return Err(Error::InvalidShape {
                         op: name,
-                        shape: s(0).clone(),
+                        shape: Box::new(s(0).clone()),
                         reason: "cannot reduce an empty dimension without an identity".into(),
                     });
                 }
@@ -184,7 +184,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                     if s(0).rank() > 0 && s(0).dim(*d) == 0 {
                         return Err(Error::InvalidShape {
                             op: name,
-                            shape: s(0).clone(),
+                            shape: Box::new(s(0).clone()),
                             reason: format!("dim {d} is empty"),
                         });
                     }
@@ -198,7 +198,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                     if s(0).numel() == 0 {
                         return Err(Error::InvalidShape {
                             op: name,
-                            shape: s(0).clone(),
+                            shape: Box::new(s(0).clone()),
                             reason: "cannot take the arg-extremum of an empty tensor".into(),
                         });
                     }
@@ -238,8 +238,8 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                 if !ok {
                     return Err(Error::ShapeMismatch {
                         op: name,
-                        lhs: first.clone(),
-                        rhs: sh.clone(),
+                        lhs: Box::new(first.clone()),
+                        rhs: Box::new(sh.clone()),
                         detail: format!(": tensor {i} differs outside dim {d}"),
                     });
                 }
@@ -257,7 +257,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             if s(1).rank() > 1 {
                 return Err(Error::InvalidShape {
                     op: name,
-                    shape: s(1).clone(),
+                    shape: Box::new(s(1).clone()),
                     reason: "index must be 0-d or 1-d".into(),
                 });
             }
@@ -348,8 +348,8 @@ fn index_rank_check(op: OpId, data: &Shape, index: &Shape, dim: usize) -> Result
     } else {
         Err(Error::ShapeMismatch {
             op: op.name(),
-            lhs: data.clone(),
-            rhs: index.clone(),
+            lhs: Box::new(data.clone()),
+            rhs: Box::new(index.clone()),
             detail: ": index must have the same rank and be no larger outside the indexed dim"
                 .into(),
         })
@@ -372,8 +372,8 @@ fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
     )?;
     let mismatch = |why: &str| Error::ShapeMismatch {
         op: op.name(),
-        lhs: a.clone(),
-        rhs: b.clone(),
+        lhs: Box::new(a.clone()),
+        rhs: Box::new(b.clone()),
         detail: format!(": {why}{}", detail(inputs)),
     };
     if a.rank() == 0 || b.rank() == 0 {
@@ -420,8 +420,8 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
     )?;
     let bad = |why: String| Error::ShapeMismatch {
         op: op.name(),
-        lhs: x.clone(),
-        rhs: w.clone(),
+        lhs: Box::new(x.clone()),
+        rhs: Box::new(w.clone()),
         detail: format!(": {why}{}", detail(inputs)),
     };
     if x.rank() != 4 || w.rank() != 4 {
@@ -485,14 +485,14 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
         if x.rank() != 4 || [x.dim(2), x.dim(3)] != p.image {
             return Err(Error::InvalidShape {
                 op: op.name(),
-                shape: x.clone(),
+                shape: Box::new(x.clone()),
                 reason: format!("expected [N, C, {}, {}]", p.image[0], p.image[1]),
             });
         }
         if oh == 0 || ow == 0 {
             return Err(Error::InvalidShape {
                 op: op.name(),
-                shape: x.clone(),
+                shape: Box::new(x.clone()),
                 reason: "window larger than the padded input".into(),
             });
         }
@@ -501,7 +501,7 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
         if x.rank() != 3 || x.dim(1) % kk != 0 || x.dim(2) != oh * ow {
             return Err(Error::InvalidShape {
                 op: op.name(),
-                shape: x.clone(),
+                shape: Box::new(x.clone()),
                 reason: format!("expected [N, C*{kk}, {}]", oh * ow),
             });
         }

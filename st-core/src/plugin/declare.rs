@@ -103,8 +103,9 @@ pub const PLUGIN_ABI_VERSION: u32 = 1;
 /// Version of st-core a plugin was built against.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The rustc version st-core was built with, when the build sets `ST_RUSTC_VERSION`
-/// (the std fingerprint is the authoritative compiler check either way).
+/// The rustc version st-core was built with (`rustc --version`, recorded by st-core's build
+/// script as `ST_RUSTC_VERSION`; "unknown" only when the build script could not run rustc).
+/// The std fingerprint is checked as well.
 pub const RUSTC_VERSION: &str = match option_env!("ST_RUSTC_VERSION") {
     Some(v) => v,
     None => "unknown",
@@ -363,4 +364,19 @@ macro_rules! declare_plugin {
         pub static ST_PLUGIN_DECLARATION: $crate::plugin::PluginDeclaration =
             $crate::plugin::PluginDeclaration::new($id, __st_plugin_create);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_script_records_the_compiler_version() {
+        // "rustc 1.95.0 (59807616e 2026-04-14)": the build script ran the compiler.
+        let mut words = RUSTC_VERSION.split_whitespace();
+        assert_eq!(words.next(), Some("rustc"), "{RUSTC_VERSION}");
+        let version = words.next().unwrap_or_default();
+        let parsed = semver::Version::parse(version.split('-').next().unwrap_or_default());
+        assert!(parsed.is_ok(), "{RUSTC_VERSION}");
+    }
 }

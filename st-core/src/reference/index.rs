@@ -145,8 +145,8 @@ fn check_index_shape(
     } else {
         Err(Error::ShapeMismatch {
             op,
-            lhs: sh(&data.shape),
-            rhs: sh(&index.shape),
+            lhs: Box::new(sh(&data.shape)),
+            rhs: Box::new(sh(&index.shape)),
             detail: String::new(),
         })
     }
@@ -226,7 +226,7 @@ pub fn embedding(weight: &RefTensor, ids: &RefTensor) -> Result<RefTensor> {
     if weight.rank() != 2 {
         return Err(Error::InvalidShape {
             op: "embedding",
-            shape: sh(&weight.shape),
+            shape: Box::new(sh(&weight.shape)),
             reason: "weight must be 2-d".into(),
         });
     }

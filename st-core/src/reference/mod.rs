@@ -32,7 +32,7 @@ impl RefTensor {
             return Err(Error::ElementCount {
                 op: "reference",
                 len: data.len(),
-                shape: sh(shape),
+                shape: Box::new(sh(shape)),
             });
         }
         Ok(RefTensor {
@@ -107,7 +107,7 @@ impl RefTensor {
         if idx.len() != self.rank() {
             return Err(Error::InvalidShape {
                 op: "reference",
-                shape: sh(&self.shape),
+                shape: Box::new(sh(&self.shape)),
                 reason: format!("index {idx:?} has the wrong rank"),
             });
         }
@@ -165,7 +165,7 @@ impl RefTensor {
         if r < 2 {
             return Err(Error::InvalidShape {
                 op: "reference transpose",
-                shape: sh(&self.shape),
+                shape: Box::new(sh(&self.shape)),
                 reason: "needs rank >= 2".into(),
             });
         }
@@ -335,8 +335,8 @@ pub(crate) fn sh(dims: &[usize]) -> Shape {
 pub(crate) fn mismatch(op: &'static str, a: &[usize], b: &[usize]) -> Error {
     Error::ShapeMismatch {
         op,
-        lhs: sh(a),
-        rhs: sh(b),
+        lhs: Box::new(sh(a)),
+        rhs: Box::new(sh(b)),
         detail: String::new(),
     }
 }

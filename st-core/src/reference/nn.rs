@@ -170,7 +170,7 @@ pub fn im2col(x: &RefTensor, p: &WindowParams) -> Result<RefTensor> {
     if x.rank() != 4 || x.shape[2..] != p.image {
         return Err(Error::InvalidShape {
             op: "im2col",
-            shape: sh(&x.shape),
+            shape: Box::new(sh(&x.shape)),
             reason: "expected [N, C, H, W]".into(),
         });
     }
@@ -197,7 +197,7 @@ pub fn col2im(cols: &RefTensor, p: &WindowParams) -> Result<RefTensor> {
     if cols.rank() != 3 || cols.shape[1] % (kh * kw) != 0 || cols.shape[2] != oh * ow {
         return Err(Error::InvalidShape {
             op: "col2im",
-            shape: sh(&cols.shape),
+            shape: Box::new(sh(&cols.shape)),
             reason: "bad columns".into(),
         });
     }
@@ -272,7 +272,7 @@ pub fn pool2d(
     if x.rank() != 4 {
         return Err(Error::InvalidShape {
             op: "pool2d",
-            shape: sh(&x.shape),
+            shape: Box::new(sh(&x.shape)),
             reason: "expected 4-d".into(),
         });
     }

@@ -76,7 +76,7 @@ pub fn reduce(op: OpId, x: &RefTensor, dims: &[isize], keepdim: bool) -> Result<
             if d.iter().any(|&k| x.shape[k] == 0) {
                 return Err(Error::InvalidShape {
                     op: op.name(),
-                    shape: super::sh(&x.shape),
+                    shape: Box::new(super::sh(&x.shape)),
                     reason: "empty reduction without identity".into(),
                 });
             }
@@ -113,7 +113,7 @@ pub fn arg(op: OpId, x: &RefTensor, dim: Option<isize>, keepdim: bool) -> Result
     };
     let empty = || Error::InvalidShape {
         op: op.name(),
-        shape: super::sh(&x.shape),
+        shape: Box::new(super::sh(&x.shape)),
         reason: "empty arg-reduction".into(),
     };
     let Some(dim) = dim else {

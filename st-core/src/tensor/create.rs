@@ -71,7 +71,7 @@ impl Tensor {
             return Err(Error::ElementCount {
                 op: "from_vec",
                 len: data.len(),
-                shape,
+                shape: Box::new(shape),
             });
         }
         let b = backend(device.backend())?;

@@ -262,7 +262,7 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::InvalidShape {
                 op: "to_scalar",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "needs exactly one element".into(),
             });
         }

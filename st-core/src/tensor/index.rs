@@ -30,7 +30,7 @@ impl Tensor {
         if first.rank() == 0 {
             return Err(Error::InvalidShape {
                 op: "cat",
-                shape: first.shape().clone(),
+                shape: Box::new(first.shape().clone()),
                 reason: "zero-dimensional tensors cannot be concatenated".into(),
             });
         }
@@ -47,8 +47,8 @@ impl Tensor {
             if t.shape() != first.shape() {
                 return Err(Error::ShapeMismatch {
                     op: "stack",
-                    lhs: first.shape().clone(),
-                    rhs: t.shape().clone(),
+                    lhs: Box::new(first.shape().clone()),
+                    rhs: Box::new(t.shape().clone()),
                     detail: ": all tensors must have the same shape".into(),
                 });
             }
@@ -117,7 +117,7 @@ impl Tensor {
         if self.rank() != 2 {
             return Err(Error::InvalidShape {
                 op: "embedding",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "weight must be [num_embeddings, embedding_dim]".into(),
             });
         }

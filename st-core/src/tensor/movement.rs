@@ -40,7 +40,7 @@ impl Tensor {
                 return Err(Error::ElementCount {
                     op,
                     len: numel,
-                    shape: Shape::new(&out),
+                    shape: Box::new(Shape::new(&out)),
                 });
             }
             out[i] = numel / known;
@@ -50,7 +50,7 @@ impl Tensor {
             return Err(Error::ElementCount {
                 op,
                 len: numel,
-                shape,
+                shape: Box::new(shape),
             });
         }
         Ok(shape)
@@ -78,7 +78,7 @@ impl Tensor {
             return Err(Error::ElementCount {
                 op: "reshape",
                 len: self.numel(),
-                shape: shape.clone(),
+                shape: Box::new(shape.clone()),
             });
         }
         if shape == self.shape() {
@@ -104,7 +104,7 @@ impl Tensor {
             Some(l) => Ok(self.view_op(OpId::Reshape, OpParams::Shape(shape), l)),
             None => Err(Error::InvalidShape {
                 op: "view",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: format!(
                     "strides {:?} are incompatible with shape {shape}; use reshape()",
                     self.strides()
@@ -147,7 +147,7 @@ impl Tensor {
         if self.rank() > 2 {
             return Err(Error::InvalidShape {
                 op: "t",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "expects a tensor with <= 2 dims; use transpose(d0, d1)".into(),
             });
         }
@@ -173,7 +173,7 @@ impl Tensor {
         if self.rank() == 0 {
             return Err(Error::InvalidShape {
                 op: "slice",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "cannot slice a 0-d tensor".into(),
             });
         }
@@ -211,7 +211,7 @@ impl Tensor {
         if self.rank() == 0 {
             return Err(Error::InvalidShape {
                 op: "select",
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "cannot select from a 0-d tensor".into(),
             });
         }

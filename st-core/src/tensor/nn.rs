@@ -51,8 +51,8 @@ impl Tensor {
             _ => {
                 return Err(Error::ShapeMismatch {
                     op: "cross_entropy",
-                    lhs: self.shape().clone(),
-                    rhs: target.shape().clone(),
+                    lhs: Box::new(self.shape().clone()),
+                    rhs: Box::new(target.shape().clone()),
                     detail: ": expected logits [N, C] with target [N]".into(),
                 })
             }
@@ -86,8 +86,8 @@ impl Tensor {
                 if b.rank() != 1 || b.dims()[0] != weight.dims()[0] {
                     return Err(Error::ShapeMismatch {
                         op: "conv2d",
-                        lhs: weight.shape().clone(),
-                        rhs: b.shape().clone(),
+                        lhs: Box::new(weight.shape().clone()),
+                        rhs: Box::new(b.shape().clone()),
                         detail: ": bias must be [out_channels]".into(),
                     });
                 }
@@ -117,7 +117,7 @@ impl Tensor {
         if self.rank() != 4 {
             return Err(Error::InvalidShape {
                 op,
-                shape: self.shape().clone(),
+                shape: Box::new(self.shape().clone()),
                 reason: "expected [N, C, H, W]".into(),
             });
         }

@@ -6,8 +6,8 @@
 //! (op, dtype) for a backend.
 //!
 //! A backend's `tests/conformance.rs` is one line: `st_core::conformance_suite!(cpu, "cpu");`.
-//! It expands to tests named `<op>::<dtype>::<backend>` (`exp::f32::cpu`), plus
-//! `<op>::errors::<backend>`, `<op>::grad::<backend>` and `op_coverage::<backend>`.
+//! It expands to flat tests named `<op>_<dtype>_<backend>` (`exp_f32_cpu`, `exp_f16_wgpu`),
+//! plus `<op>_errors_<backend>`, `<op>_grad_<backend>` and `op_coverage_<backend>`.
 
 mod input;
 mod run;

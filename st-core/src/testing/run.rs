@@ -140,6 +140,9 @@ pub fn run_forward(op: OpId, dtype: &str, backend: &str) -> Outcome {
     if let Some(gap) = sp.gap(backend, dt) {
         return expect_gap(op, dt, backend, gap.reason, &samples, &dev);
     }
+    if let Some(reason) = unsupported_here(&dev, dt) {
+        return expect_unsupported(op, dt, backend, &reason, &samples, &dev);
+    }
     let problems = samples.iter().flat_map(|s| check_sample(s, &dev)).collect();
     finish(format!("{op} {dt} on {backend}"), problems)
 }
@@ -206,6 +209,56 @@ fn expect_gap(
     Err(Failure(format!(
         "{op} {dt} on {be}: declared known gap ({why}) now runs; remove it from known_gaps"
     )))
+}
+
+/// The backend's reason why its `dt` kernels cannot run on `dev` (a missing device feature,
+/// such as wgpu's `SHADER_F16`), if any.
+fn unsupported_here(dev: &Device, dt: DType) -> Option<String> {
+    crate::storage::backend(dev.backend())
+        .ok()?
+        .dtype_unsupported(dev.ordinal(), dt)
+}
+
+/// `dt` has kernels on `be` but this device cannot run them (`reason`): every sample must fail
+/// with the backend's error carrying that reason, except samples that need no `dt` kernel
+/// (views), which must still match the reference; at least one sample must hit the error.
+fn expect_unsupported(
+    op: OpId,
+    dt: DType,
+    be: &str,
+    reason: &str,
+    samples: &[Sample],
+    dev: &Device,
+) -> Outcome {
+    let mut hit = false;
+    let mut problems = Vec::new();
+    for s in samples {
+        let probe = build_all(&s.inputs, dev)
+            .and_then(|t| (s.run)(&t))
+            .and_then(|outs| outs.iter().try_for_each(|o| o.to_bytes().map(drop)));
+        match probe {
+            Err(Error::Backend { backend, source })
+                if backend == be && {
+                    let msg = source.to_string();
+                    msg.contains(reason) && msg.contains(dt.as_str())
+                } =>
+            {
+                hit = true;
+            }
+            Err(e) => problems.push(format!(
+                "{}: expected the '{reason}' error of {be}, got {e}",
+                describe(s)
+            )),
+            Ok(()) => problems.extend(check_sample(s, dev)),
+        }
+    }
+    if !hit {
+        problems.push(format!(
+            "{be} reports that {dt} cannot run here ({reason}), yet no sample failed with that \
+             error"
+        ));
+    }
+    finish(format!("{op} {dt} on {be} without {dt} support"), problems)
 }
 
 /// Runs the `errors` or `grad` test of `op` on `backend`.
@@ -418,6 +471,38 @@ mod tests {
             assert_eq!(t.is_contiguous(), k == 0, "{}", i.describe());
         }
         assert!(inputs[2].build(&dev).unwrap().layout().offset() > 0);
+    }
+
+    #[test]
+    fn an_unsupported_dtype_must_fail_with_the_backends_reason() {
+        let dev = Device::cpu();
+        let ok = (spec(OpId::Exp).samples)(OpId::Exp, DType::F32).unwrap()[2].clone();
+        let failing = |msg: &'static str| {
+            let mut s = ok.clone();
+            s.run = Arc::new(move |_| Err(Error::backend("cpu", msg)));
+            s
+        };
+        let right = failing("exp: dtype f32 cannot run: lacks FEATURE_X");
+        let run = |samples: &[Sample]| {
+            expect_unsupported(
+                OpId::Exp,
+                DType::F32,
+                "cpu",
+                "lacks FEATURE_X",
+                samples,
+                &dev,
+            )
+        };
+        assert!(run(std::slice::from_ref(&right)).is_ok());
+        // A sample that needs no kernel of the dtype is fine when it is right.
+        assert!(run(&[right.clone(), ok.clone()]).is_ok());
+        // Another error, the reason without the dtype, or no sample hitting the error: fail.
+        assert!(run(&[right.clone(), failing("exp: shader did not compile")]).is_err());
+        assert!(run(&[failing("exp: lacks FEATURE_X")]).is_err());
+        assert!(run(std::slice::from_ref(&ok)).is_err());
+        let mut wrong = ok;
+        wrong.reference = Arc::new(|v| Ok(vec![v[0].map(|x| x.exp() + 1.0)]));
+        assert!(run(&[right, wrong]).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The op × dtype table and [`conformance_suite!`](crate::conformance_suite), which expands it
 //! into one `#[test]` per (op, dtype) plus error, gradient and coverage tests for a backend.
 //!
-//! Row format: `OpId module [dtypes] flags;` — `module` names the test module (`exp`),
+//! Row format: `OpId name [dtypes] flags;` — `name` is the test-name prefix (`exp`),
 //! `dtypes` the dtypes the op is defined on, `errors` that the op has error inputs, `grad`
 //! that it is differentiable. `table_rows_match_specs` (below) checks each row against
 //! [`spec`](super::spec) and [`OpDef`](crate::op::OpDef).
@@ -87,44 +87,41 @@ macro_rules! __st_op_table {
     } };
 }
 
-/// Expands table rows into test modules `<op>::<dtype>::<backend>`, `<op>::errors::<backend>`
-/// and `<op>::grad::<backend>`.
+/// Expands table rows into flat test functions `<op>_<dtype>_<backend>` (`exp_f32_cpu`),
+/// `<op>_errors_<backend>` and `<op>_grad_<backend>`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __st_conformance_cases {
-    ($be:ident $name:literal; $($op:ident $m:ident [$($dt:ident)*] $($flag:ident)*;)*) => {$(
-        #[doc = concat!("Conformance tests of `", stringify!($m), "`.")]
-        mod $m {$(
-            mod $dt {
-                #[test]
-                fn $be() -> ::std::result::Result<(), $crate::testing::Failure> {
-                    $crate::testing::run_forward($crate::OpId::$op, stringify!($dt), $name)
-                }
+    ($be:ident $name:literal; $($op:ident $m:ident [$($dt:ident)*] $($flag:ident)*;)*) => {
+        $crate::paste::paste! {$($(
+            #[test]
+            fn [<$m _ $dt _ $be>]() -> ::std::result::Result<(), $crate::testing::Failure> {
+                $crate::testing::run_forward($crate::OpId::$op, stringify!($dt), $name)
             }
         )* $(
-            mod $flag {
-                #[test]
-                fn $be() -> ::std::result::Result<(), $crate::testing::Failure> {
-                    $crate::testing::run_flag($crate::OpId::$op, stringify!($flag), $name)
-                }
+            #[test]
+            fn [<$m _ $flag _ $be>]() -> ::std::result::Result<(), $crate::testing::Failure> {
+                $crate::testing::run_flag($crate::OpId::$op, stringify!($flag), $name)
             }
-        )*}
-    )*};
+        )*)*}
+    };
 }
 
 /// Instantiates the conformance suite for a backend: `conformance_suite!(cpu, "cpu")` in the
 /// backend's `tests/conformance.rs` gives one test per (op, dtype) named
-/// `<op>::<dtype>::cpu`, plus `<op>::errors::cpu`, `<op>::grad::cpu` and
-/// `op_coverage::cpu` (every registered kernel of the backend has a spec). Needs st-core's
-/// `testing` feature.
+/// `<op>_<dtype>_<backend>` (`exp_f32_cpu`), plus `<op>_errors_<backend>` (error inputs
+/// return their variant), `<op>_grad_<backend>` (gradient checks) and `op_coverage_<backend>`
+/// (every registered kernel of the backend has a spec). Run one with
+/// `cargo test -p st-core --features testing --test conformance -- --exact exp_f32_cpu`.
+/// Needs st-core's `testing` feature.
 #[macro_export]
 macro_rules! conformance_suite {
     ($backend:ident, $name:literal) => {
         $crate::__st_op_table!([$crate::__st_conformance_cases] [$backend $name;]);
-        /// Every kernel the backend registers is covered by a spec dtype.
-        mod op_coverage {
+        $crate::paste::paste! {
+            /// Every kernel the backend registers is covered by a spec dtype.
             #[test]
-            fn $backend() -> ::std::result::Result<(), $crate::testing::Failure> {
+            fn [<op_coverage_ $backend>]() -> ::std::result::Result<(), $crate::testing::Failure> {
                 $crate::testing::run_coverage($name)
             }
         }

@@ -88,7 +88,7 @@ fn cat_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
     if args.out_shape.rank() == 0 {
         return Err(Error::InvalidShape {
             op: "cat",
-            shape: args.out_shape.clone(),
+            shape: Box::new(args.out_shape.clone()),
             reason: "zero-dimensional tensors cannot be concatenated".into(),
         });
     }
@@ -102,7 +102,7 @@ fn index_select<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> 
     if x.layout.rank() == 0 && ids.len() != 1 {
         return Err(Error::InvalidShape {
             op: "index_select",
-            shape: index.layout.shape().clone(),
+            shape: Box::new(index.layout.shape().clone()),
             reason: "indexing a 0-d tensor takes exactly one index".into(),
         });
     }

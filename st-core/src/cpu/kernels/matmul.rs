@@ -241,7 +241,7 @@ fn operand<'a, T: Element>(
     if friendly {
         Ok((Cow::Borrowed(data), inp.layout.clone()))
     } else {
-        let dense = gather_strided(data, &inp.layout);
+        let dense = gather_strided(data, inp.layout);
         Ok((
             Cow::Owned(dense),
             Layout::contiguous(inp.layout.shape().clone()),
@@ -285,7 +285,7 @@ fn matmul_gemm<T: GemmElem>(
 
 fn run_gemm<T: GemmElem>(args: &KernelArgs<'_>) -> Result<Storage> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
-    let plan = Plan::new(&x.layout, &y.layout, args.out_shape.rank())?;
+    let plan = Plan::new(x.layout, y.layout, args.out_shape.rank())?;
     let (xa, la) = operand::<T>(x, gemm_friendly(&plan.a, plan.m, plan.k))?;
     let (yb, lb) = operand::<T>(y, gemm_friendly(&plan.b, plan.k, plan.n))?;
     let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel());
@@ -346,8 +346,8 @@ fn int_row<T: Arith>(c: &mut [T], a_row: &[T], b: &[T], n: usize) {
 fn run_int<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
     let (xa, ya) = (
-        gather_strided(buf::<T>(x)?, &x.layout),
-        gather_strided(buf::<T>(y)?, &y.layout),
+        gather_strided(buf::<T>(x)?, x.layout),
+        gather_strided(buf::<T>(y)?, y.layout),
     );
     let la = Layout::contiguous(x.layout.shape().clone());
     let lb = Layout::contiguous(y.layout.shape().clone());

@@ -9,6 +9,8 @@
 //! so LLVM vectorizes the loops that call it.
 
 use super::util::{elems, PAR_CHUNK, PAR_THRESHOLD};
+#[cfg(target_arch = "x86_64")]
+use super::util::{simd_level, SimdLevel};
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelCaps};
 use crate::dtype::{DType, Element};
@@ -108,16 +110,20 @@ impl Work for f64 {
         1.0 / self
     }
     fn rows(x: &[f64], out: &mut [f64], n: usize, log: bool) {
-        rows(x, out, n, log, f64::exp)
+        rows::<f64, L>(x, out, n, log, f64::exp)
     }
 }
 
-/// Lanes of the row loops: enough independent accumulators for LLVM to fill 8-wide vectors.
+/// Lanes of the row loops: enough independent accumulators for LLVM to fill 8-wide vectors
+/// (the AVX-512 build uses [`L512`]).
 const L: usize = 16;
+/// Lanes of the AVX-512 row loops: four 16-wide accumulators.
+#[cfg(target_arch = "x86_64")]
+const L512: usize = 64;
 
 /// Max ignoring NaN (a NaN then poisons the row through `x - max`).
 #[inline(always)]
-fn row_max<W: Work>(x: &[W]) -> W {
+fn row_max<W: Work, const L: usize>(x: &[W]) -> W {
     let mut m = [W::NEG_INF; L];
     let mut it = x.chunks_exact(L);
     for c in &mut it {
@@ -135,8 +141,8 @@ fn row_max<W: Work>(x: &[W]) -> W {
 /// Softmax of one contiguous row into `out`: max, then `exp(x - max)` stored and summed in one
 /// pass, then a scale (softmax) or a shift (log_softmax).
 #[inline(always)]
-fn row<W: Work>(x: &[W], out: &mut [W], log: bool, exp: impl Fn(W) -> W) {
-    let m = row_max(x);
+fn row<W: Work, const L: usize>(x: &[W], out: &mut [W], log: bool, exp: impl Fn(W) -> W) {
+    let m = row_max::<W, L>(x);
     let mut s = [W::zero(); L];
     let mut o_it = out.chunks_exact_mut(L);
     let mut x_it = x.chunks_exact(L);
@@ -168,9 +174,15 @@ fn row<W: Work>(x: &[W], out: &mut [W], log: bool, exp: impl Fn(W) -> W) {
 
 /// Softmax of consecutive rows of length `n`.
 #[inline(always)]
-fn rows<W: Work>(x: &[W], out: &mut [W], n: usize, log: bool, exp: impl Fn(W) -> W + Copy) {
+fn rows<W: Work, const L: usize>(
+    x: &[W],
+    out: &mut [W],
+    n: usize,
+    log: bool,
+    exp: impl Fn(W) -> W + Copy,
+) {
     for (o, x) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
-        row(x, o, log, exp);
+        row::<W, L>(x, o, log, exp);
     }
 }
 
@@ -182,24 +194,37 @@ fn rows<W: Work>(x: &[W], out: &mut [W], n: usize, log: bool, exp: impl Fn(W) ->
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn rows_avx2(x: &[f32], out: &mut [f32], n: usize, log: bool) {
-    rows(x, out, n, log, exp_f32::<true>)
+    rows::<f32, L>(x, out, n, log, exp_f32::<true>)
 }
 
-/// True when the AVX2 + FMA build of the f32 loops can run here (detection is cached by std).
+/// [`rows`] compiled for AVX-512 (16-wide f32 vectors), as PyTorch's own kernels are on CPUs
+/// that have it.
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn rows_avx512(x: &[f32], out: &mut [f32], n: usize, log: bool) {
+    rows::<f32, L512>(x, out, n, log, exp_f32::<true>)
 }
 
-/// f32 rows, using AVX2 + FMA when the CPU has them.
+/// f32 rows, using AVX-512 or AVX2 + FMA when the CPU has them.
 fn rows_f32(x: &[f32], out: &mut [f32], n: usize, log: bool) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: AVX2 and FMA support was just detected.
-        unsafe { rows_avx2(x, out, n, log) };
-        return;
+    match simd_level() {
+        SimdLevel::Avx512 => {
+            // SAFETY: AVX-512F and FMA support was detected.
+            unsafe { rows_avx512(x, out, n, log) };
+            return;
+        }
+        SimdLevel::Avx2 => {
+            // SAFETY: AVX2 and FMA support was detected.
+            unsafe { rows_avx2(x, out, n, log) };
+            return;
+        }
+        SimdLevel::Baseline => {}
     }
-    rows(x, out, n, log, exp_f32::<false>)
+    rows::<f32, L>(x, out, n, log, exp_f32::<false>)
 }
 
 /// Max and sum of `exp(x - max)` of columns `[j0, j0 + m.len())` of one `[n, inner]` block.
@@ -348,7 +373,35 @@ register_kernel!(
 
 #[cfg(test)]
 mod tests {
-    use super::exp_f32;
+    use super::{exp_f32, rows_f32};
+
+    /// The multi-versioned row loop (AVX-512, AVX2 or baseline, whichever this CPU runs)
+    /// against an f64 softmax, on rows long enough for the wide lanes and with ragged tails.
+    #[test]
+    fn f32_rows_match_f64_reference() {
+        for n in [1usize, 63, 64, 1000, 1024, 1031] {
+            let x: Vec<f32> = (0..3 * n)
+                .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 20.0)
+                .collect();
+            for log in [false, true] {
+                let mut out = vec![0.0f32; x.len()];
+                rows_f32(&x, &mut out, n, log);
+                for (r, o) in x.chunks(n).zip(out.chunks(n)) {
+                    let m = r.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+                    let s: f64 = r.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    for (&v, &got) in r.iter().zip(o) {
+                        let want = if log {
+                            (v as f64 - m) - s.ln()
+                        } else {
+                            (v as f64 - m).exp() / s
+                        };
+                        let tol = 1e-5 * want.abs().max(1.0);
+                        assert!((got as f64 - want).abs() <= tol, "n {n} log {log}");
+                    }
+                }
+            }
+        }
+    }
 
     /// Distance in units in the last place between two finite positive floats.
     fn ulps(a: f32, b: f32) -> u32 {

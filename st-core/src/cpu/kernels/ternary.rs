@@ -100,8 +100,8 @@ fn check_shapes(args: &KernelArgs<'_>, n_inputs: usize) -> Result<()> {
         if inp.layout.shape() != args.out_shape {
             return Err(Error::ShapeMismatch {
                 op: args.op.name(),
-                lhs: args.out_shape.clone(),
-                rhs: inp.layout.shape().clone(),
+                lhs: Box::new(args.out_shape.clone()),
+                rhs: Box::new(inp.layout.shape().clone()),
                 detail: ": kernel input not broadcast to the output shape".into(),
             });
         }
@@ -141,7 +141,7 @@ fn where_typed<T: Blend>(
         }
         _ => {
             let (dc, da, db) = (buf::<Bool8>(c)?, buf::<T>(a)?, buf::<T>(b)?);
-            walk_rows([&c.layout, &a.layout, &b.layout], o, |[i, j, k]| {
+            walk_rows([c.layout, a.layout, b.layout], o, |[i, j, k]| {
                 pick(dc[i], da[j], db[k])
             });
         }
@@ -222,7 +222,7 @@ fn masked_fill_typed<T: Blend>(
         }
         _ => {
             let (dx, dm) = (buf::<T>(x)?, buf::<Bool8>(m)?);
-            walk_rows([&x.layout, &m.layout], o, |[i, j]| pick(dm[j], dx[i]));
+            walk_rows([x.layout, m.layout], o, |[i, j]| pick(dm[j], dx[i]));
         }
     }
     Ok(out.into_storage())

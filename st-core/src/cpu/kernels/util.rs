@@ -14,6 +14,35 @@ pub const PAR_THRESHOLD: usize = 1 << 16;
 /// Elements per parallel task.
 pub const PAR_CHUNK: usize = 1 << 14;
 
+/// The widest x86 vector extension a multi-versioned CPU loop may use here.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// AVX-512F with FMA.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// SSE2 only (the x86-64 baseline).
+    Baseline,
+}
+
+/// Detects [`SimdLevel`] once per process.
+#[cfg(target_arch = "x86_64")]
+pub fn simd_level() -> SimdLevel {
+    use std::sync::OnceLock;
+    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if fma && std::arch::is_x86_feature_detected!("avx512f") {
+            SimdLevel::Avx512
+        } else if fma && std::arch::is_x86_feature_detected!("avx2") {
+            SimdLevel::Avx2
+        } else {
+            SimdLevel::Baseline
+        }
+    })
+}
+
 /// The whole buffer of an input as `T`.
 #[inline]
 pub fn buf<'a, T: Element>(inp: &KernelInput<'a>) -> Result<&'a [T]> {
@@ -43,7 +72,7 @@ pub fn elems<'a, T: Element>(inp: &KernelInput<'a>) -> Result<std::borrow::Cow<'
     let data = buf::<T>(inp)?;
     Ok(match inp.layout.contiguous_offset() {
         Some(off) => std::borrow::Cow::Borrowed(&data[off..off + inp.layout.numel()]),
-        None => std::borrow::Cow::Owned(gather_strided(data, &inp.layout)),
+        None => std::borrow::Cow::Owned(gather_strided(data, inp.layout)),
     })
 }
 
