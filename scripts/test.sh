@@ -55,6 +55,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets --all-features -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "cargo clippy without op-events (the build the event-overhead bench compares against)"
+cargo clippy -p st-core -p st-benches --no-default-features --all-targets -- -D warnings
+
 step "cargo test --workspace --all-features"
 cargo test --workspace --all-features
 

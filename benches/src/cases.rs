@@ -181,10 +181,11 @@ fn add(name: &'static str, n: usize, build: fn(&Case, &Device) -> Result<Runner>
     }
 }
 
-/// Every `st-bench` case, in run order.
+/// Every `st-bench` case, in run order. `add_f32_1_subscribed` exists only in builds with
+/// st-core's `op-events` feature (the default): without it there is no event to subscribe to.
 pub fn all_cases() -> Vec<Case> {
     const M: usize = 1 << 20;
-    vec![
+    let mut cases = vec![
         matmul("matmul_f32_256", 256),
         matmul("matmul_f32_1024", 1024),
         matmul("matmul_f32_2048", 2048),
@@ -215,7 +216,11 @@ pub fn all_cases() -> Vec<Case> {
             work: Work::conv2d(8, 64, 64, [3, 3], [56, 56]),
             build: build_conv2d,
         },
-    ]
+    ];
+    if !st_core::events::OP_EVENTS_ENABLED {
+        cases.retain(|c| c.name != "add_f32_1_subscribed");
+    }
+    cases
 }
 
 #[cfg(test)]
@@ -235,7 +240,6 @@ mod tests {
             "sum_f32_16m",
             "softmax_f32_1024x1024",
             "conv2d_f32_n8_c64_h56_k3",
-            "add_f32_1_subscribed",
         ] {
             assert!(names.contains(&required), "missing case {required}");
         }
@@ -278,6 +282,13 @@ mod tests {
         assert!(parse("cuda").is_err());
     }
 
+    #[test]
+    fn subscribed_case_exists_exactly_with_op_events() {
+        let has = all_cases().iter().any(|c| c.name == "add_f32_1_subscribed");
+        assert_eq!(has, cfg!(feature = "op-events"));
+    }
+
+    #[cfg(feature = "op-events")]
     #[test]
     fn subscription_is_removed_when_the_runner_drops() {
         let bus = global_event_bus();

@@ -47,10 +47,14 @@ static GPU: OnceLock<std::result::Result<Arc<Gpu>, String>> = OnceLock::new();
 /// # Errors
 /// [`st_core::Error::BackendUnavailable`] when no adapter or device can be opened.
 pub fn gpu() -> Result<Arc<Gpu>> {
-    GPU.get_or_init(|| Gpu::open().map(Arc::new).map_err(|e| e.to_string()))
-        .as_ref()
-        .map(Arc::clone)
-        .map_err(unavailable)
+    GPU.get_or_init(|| {
+        Gpu::open()
+            .map(Arc::new)
+            .map_err(st_core::Error::into_unavailable_reason)
+    })
+    .as_ref()
+    .map(Arc::clone)
+    .map_err(unavailable)
 }
 
 fn pick_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {

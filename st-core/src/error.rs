@@ -191,6 +191,16 @@ impl Error {
         }
     }
 
+    /// The reason text for re-reporting this error as [`Error::BackendUnavailable`]: the inner
+    /// reason when it already is one (so messages do not repeat "backend X unavailable"),
+    /// otherwise the whole message.
+    pub fn into_unavailable_reason(self) -> String {
+        match self {
+            Error::BackendUnavailable { reason, .. } => reason,
+            e => e.to_string(),
+        }
+    }
+
     /// An [`Error::Io`] with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
@@ -212,6 +222,17 @@ macro_rules! bail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_reasons_do_not_nest() {
+        let inner = Error::BackendUnavailable {
+            backend: "wgpu".into(),
+            reason: "no adapter".into(),
+        };
+        assert_eq!(inner.into_unavailable_reason(), "no adapter");
+        let other = Error::invalid("open", "bad flag");
+        assert_eq!(other.into_unavailable_reason(), "open: bad flag");
+    }
 
     #[test]
     fn error_stays_small() {

@@ -1,5 +1,6 @@
 //! The [`Backend`] trait (upload, download, sync) and [`Storage`], the reference-counted device
-//! buffer shared by every view of a tensor. Backends register with [`register_backend!`].
+//! buffer shared by every view of a tensor. Backends register with
+//! [`register_backend!`](crate::register_backend).
 
 use crate::device::BackendId;
 use crate::dtype::DType;
@@ -48,7 +49,7 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// Link-time record of a backend, submitted with [`register_backend!`].
+/// Link-time record of a backend, submitted with [`register_backend!`](crate::register_backend).
 pub struct BackendReg {
     /// Backend name (`"cpu"`, `"wgpu"`, ...).
     pub name: &'static str,
@@ -94,7 +95,8 @@ impl BackendTable {
     /// [`Error::BackendUnavailable`] when opening failed (now or earlier).
     pub fn get(&self, id: BackendId) -> Result<&Arc<dyn Backend>> {
         let i = id.index();
-        let slot = self.instances[i].get_or_init(|| (self.opens[i])().map_err(|e| e.to_string()));
+        let slot = self.instances[i]
+            .get_or_init(|| (self.opens[i])().map_err(Error::into_unavailable_reason));
         slot.as_ref().map_err(|reason| Error::BackendUnavailable {
             backend: self.names[i].to_string(),
             reason: reason.clone(),

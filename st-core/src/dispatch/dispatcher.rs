@@ -44,10 +44,8 @@ pub fn dispatch_on(
     if inputs.iter().any(|t| t.device() != device) {
         return Err(device_mismatch(op, inputs));
     }
-    let infer_in: SmallVec<[(&Layout, DType); 4]> =
-        inputs.iter().map(|t| (t.layout(), t.dtype())).collect();
-    let (out_shape, out_dtype) = infer(op, &infer_in, params)?;
-    let key_dtype = dispatch_dtype(op, &infer_in, params);
+    let (out_shape, out_dtype) = infer(op, inputs, params)?;
+    let key_dtype = dispatch_dtype(op, inputs, params);
     let reg = registry()?;
     let Some(entry) = reg.get(op, device.backend(), key_dtype) else {
         return Err(reg.not_found(op, device.backend(), key_dtype));

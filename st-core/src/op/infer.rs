@@ -9,23 +9,24 @@
 use super::{OpId, OpParams};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::layout::Layout;
 use crate::shape::Shape;
+use crate::tensor::Tensor;
 
-/// Description of one input as seen by inference.
-pub type InferInput<'a> = (&'a Layout, DType);
+/// One input as seen by inference: the tensor itself (only its shape and dtype are read), so
+/// the dispatcher passes its input slice through without building another.
+pub type InferInput<'a> = &'a Tensor;
 
 /// The dtype that selects the kernel. See Note [Dispatch dtype].
 pub fn dispatch_dtype(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> DType {
     match (op, params) {
         (OpId::Fill, OpParams::Fill { dtype, .. }) => *dtype,
-        (OpId::Where, _) => inputs[1].1,
-        _ => inputs.first().map(|i| i.1).unwrap_or(DType::F32),
+        (OpId::Where, _) => inputs[1].dtype(),
+        _ => inputs.first().map(|i| i.dtype()).unwrap_or(DType::F32),
     }
 }
 
 fn detail(inputs: &[InferInput<'_>]) -> String {
-    let d: Vec<_> = inputs.iter().map(|i| i.1.as_str()).collect();
+    let d: Vec<_> = inputs.iter().map(|i| i.dtype().as_str()).collect();
     format!(" (dtypes {})", d.join(", "))
 }
 
@@ -35,7 +36,7 @@ fn require(op: OpId, ok: bool, inputs: &[InferInput<'_>], what: &str) -> Result<
     } else {
         Err(Error::DTypeMismatch {
             op: op.name(),
-            got: inputs.iter().map(|i| i.1).collect(),
+            got: inputs.iter().map(|i| i.dtype()).collect(),
             reason: what.to_string(),
         })
     }
@@ -82,8 +83,8 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             format!("expects {arity} inputs, got {}", inputs.len()),
         ));
     }
-    let s = |i: usize| inputs[i].0.shape();
-    let dt = |i: usize| inputs[i].1;
+    let s = |i: usize| inputs[i].shape();
+    let dt = |i: usize| inputs[i].dtype();
     match op {
         Neg | Abs | Sign | Clamp => {
             require(op, dt(0) != DType::Bool, inputs, "not defined for bool")?;
@@ -228,11 +229,11 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             for (i, inp) in inputs.iter().enumerate() {
                 require(
                     op,
-                    inp.1 == dt(0),
+                    inp.dtype() == dt(0),
                     inputs,
                     "all tensors must share one dtype",
                 )?;
-                let sh = inp.0.shape();
+                let sh = inp.shape();
                 let ok = sh.rank() == first.rank()
                     && (0..sh.rank()).all(|k| k == *d || sh.dim(k) == first.dim(k));
                 if !ok {
@@ -337,7 +338,7 @@ fn bad_params(op: OpId, params: &OpParams) -> Result<(Shape, DType)> {
 }
 
 fn broadcast(op: OpId, inputs: &[InferInput<'_>]) -> Result<Shape> {
-    Shape::broadcast(op.name(), inputs[0].0.shape(), inputs[1].0.shape())
+    Shape::broadcast(op.name(), inputs[0].shape(), inputs[1].shape())
 }
 
 fn index_rank_check(op: OpId, data: &Shape, index: &Shape, dim: usize) -> Result<()> {
@@ -357,16 +358,16 @@ fn index_rank_check(op: OpId, data: &Shape, index: &Shape, dim: usize) -> Result
 }
 
 fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
-    let (a, b) = (inputs[0].0.shape(), inputs[1].0.shape());
+    let (a, b) = (inputs[0].shape(), inputs[1].shape());
     require(
         op,
-        inputs[0].1 == inputs[1].1,
+        inputs[0].dtype() == inputs[1].dtype(),
         inputs,
         "both operands must share one dtype",
     )?;
     require(
         op,
-        inputs[0].1 != DType::Bool,
+        inputs[0].dtype() != DType::Bool,
         inputs,
         "not defined for bool",
     )?;
@@ -404,17 +405,17 @@ fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
     if b.rank() >= 2 {
         out.push(b.dim(b.rank() - 1));
     }
-    Ok((Shape::new(&out), inputs[0].1))
+    Ok((Shape::new(&out), inputs[0].dtype()))
 }
 
 fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
     let OpParams::Conv2d(p) = params else {
         return bad_params(op, params);
     };
-    let (x, w) = (inputs[0].0.shape(), inputs[1].0.shape());
+    let (x, w) = (inputs[0].shape(), inputs[1].shape());
     require(
         op,
-        inputs[0].1.is_float() && inputs[0].1 == inputs[1].1,
+        inputs[0].dtype().is_float() && inputs[0].dtype() == inputs[1].dtype(),
         inputs,
         "needs one float dtype",
     )?;
@@ -463,7 +464,7 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
             "kernel (after dilation) is larger than the padded input".into(),
         ));
     }
-    Ok((Shape::new(&[x.dim(0), w.dim(0), oh, ow]), inputs[0].1))
+    Ok((Shape::new(&[x.dim(0), w.dim(0), oh, ow]), inputs[0].dtype()))
 }
 
 use super::WindowParams;
@@ -472,7 +473,7 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
     let OpParams::Window(p) = params else {
         return bad_params(op, params);
     };
-    let x = inputs[0].0.shape();
+    let x = inputs[0].shape();
     if p.stride.contains(&0) || p.dilation.contains(&0) || p.kernel.contains(&0) {
         return Err(Error::invalid(
             op.name(),
@@ -496,7 +497,10 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
                 reason: "window larger than the padded input".into(),
             });
         }
-        Ok((Shape::new(&[x.dim(0), x.dim(1) * kk, oh * ow]), inputs[0].1))
+        Ok((
+            Shape::new(&[x.dim(0), x.dim(1) * kk, oh * ow]),
+            inputs[0].dtype(),
+        ))
     } else {
         if x.rank() != 3 || x.dim(1) % kk != 0 || x.dim(2) != oh * ow {
             return Err(Error::InvalidShape {
@@ -507,7 +511,7 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
         }
         Ok((
             Shape::new(&[x.dim(0), x.dim(1) / kk, p.image[0], p.image[1]]),
-            inputs[0].1,
+            inputs[0].dtype(),
         ))
     }
 }

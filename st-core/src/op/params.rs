@@ -115,7 +115,7 @@ pub enum OpParams {
     },
     /// Source device of a transfer (recorded on `copy` nodes made by `Tensor::to`).
     Device(Device),
-    /// Permutation (output dim i = input dim perm[i]).
+    /// Permutation (output dim `i` = input dim `perm[i]`).
     Perm(DimVec),
     /// Strided slice of one dim.
     Slice {

@@ -5,7 +5,7 @@
 //! The input arrives contiguous (registered with [`KernelCaps::CONTIGUOUS`]) and is viewed as
 //! `[outer, n, inner]`. The last dim (`inner == 1`) runs row by row; another dim computes the
 //! max and sum of every `(outer, inner)` column first, reading whole rows so loads stay in
-//! order, then writes the output row by row. f32 uses [`exp_f32`], written as plain arithmetic
+//! order, then writes the output row by row. f32 uses `exp_f32`, written as plain arithmetic
 //! so LLVM vectorizes the loops that call it.
 
 use super::util::{elems, PAR_CHUNK, PAR_THRESHOLD};
