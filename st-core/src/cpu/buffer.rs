@@ -107,9 +107,11 @@ fn take_chunks(n: usize) -> Mem {
         }
         p.misses += 1;
     }
-    // Fresh zeroed memory: the OS maps zero pages lazily, so this is cheap until written.
-    let v = vec![Chunk([0; CHUNK]); n];
-    advise_huge_pages(&v);
+    // Advise before the first write: the zero fill below is what faults the pages in, so with
+    // the advice they arrive as huge pages.
+    let mut v: Vec<Chunk> = Vec::with_capacity(n);
+    advise_huge_pages(v.spare_capacity_mut());
+    v.resize(n, Chunk([0; CHUNK]));
     Mem::Heap(v)
 }
 
@@ -123,7 +125,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// the memory delivers; PyTorch's allocator asks the same. Only whole pages inside the buffer
 /// are advised, and a refusal is harmless (the memory stays on normal pages).
 #[cfg(target_os = "linux")]
-fn advise_huge_pages(v: &[Chunk]) {
+fn advise_huge_pages(v: &[std::mem::MaybeUninit<Chunk>]) {
     let bytes = std::mem::size_of_val(v);
     if bytes < 2 * HUGE_PAGE {
         return;
@@ -132,9 +134,9 @@ fn advise_huge_pages(v: &[Chunk]) {
     let start = (v.as_ptr() as usize).next_multiple_of(PAGE);
     let end = (v.as_ptr() as usize + bytes) & !(PAGE - 1);
     if end > start {
-        // SAFETY: [start, end) lies inside the live allocation `v` and is page aligned;
-        // madvise with MADV_HUGEPAGE changes only how the kernel backs those pages, never
-        // their contents, and its result (an advice) needs no handling.
+        // SAFETY: [start, end) lies inside the live (not yet written) allocation `v` and is
+        // page aligned; madvise with MADV_HUGEPAGE changes only how the kernel backs those
+        // pages, never their contents, and its result (an advice) needs no handling.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
         }
@@ -142,7 +144,7 @@ fn advise_huge_pages(v: &[Chunk]) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_v: &[Chunk]) {}
+fn advise_huge_pages(_v: &[std::mem::MaybeUninit<Chunk>]) {}
 
 /// Host memory holding `len` elements of `dtype`.
 pub struct CpuBuffer {
