@@ -6,24 +6,12 @@
 //! Needs an adapter (Mesa lavapipe in CI, run with `ST_REQUIRE_WGPU=1`).
 
 use half::f16;
+mod common;
+
+use common::wgpu_device;
 use st_backend_wgpu as _;
 use st_core::storage::backend;
 use st_core::{DType, Device, Error, Result, Tensor};
-
-fn wgpu_device() -> Option<Device> {
-    match Device::wgpu(0).and_then(|d| Tensor::zeros([1], DType::F32, &d).map(|_| d)) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            let required = std::env::var("ST_REQUIRE_WGPU").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "ST_REQUIRE_WGPU=1 but the wgpu backend is unavailable: {e}"
-            );
-            eprintln!("skipping wgpu test: {e}");
-            None
-        }
-    }
-}
 
 /// Deterministic f16 values in about [-3, 3] (exact in f16), none zero.
 fn values(n: usize, seed: usize) -> Vec<f16> {

@@ -4,23 +4,11 @@
 //! Without an adapter the test prints a skip notice, unless `ST_REQUIRE_WGPU=1`, which makes a
 //! missing adapter a failure (CI runs it that way on Mesa lavapipe).
 
+mod common;
+
+use common::wgpu_device;
 use st_backend_wgpu as _;
 use st_core::{DType, Device, Result, Tensor};
-
-fn wgpu_device() -> Option<Device> {
-    match Device::wgpu(0).and_then(|d| Tensor::zeros([1], DType::F32, &d).map(|_| d)) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            let required = std::env::var("ST_REQUIRE_WGPU").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "ST_REQUIRE_WGPU=1 but the wgpu backend is unavailable: {e}"
-            );
-            eprintln!("skipping wgpu test: {e}");
-            None
-        }
-    }
-}
 
 /// One step: loss = sum(relu(x @ w) * c); w -= lr * dloss/dw. Returns the new weights.
 fn step(x: &Tensor, c: &Tensor, w: &Tensor, lr: f64) -> Result<Tensor> {

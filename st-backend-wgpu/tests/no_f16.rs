@@ -7,23 +7,19 @@
 //! This binary holds one test, so setting the variable before the device opens is race-free.
 //! Needs an adapter (Mesa lavapipe in CI, run with `ST_REQUIRE_WGPU=1`).
 
+mod common;
+
 use half::f16;
 use st_backend_wgpu::device::DISABLE_F16_ENV;
 use st_core::storage::backend;
 use st_core::testing::{run_forward, spec};
-use st_core::{DType, Device, Error, OpId, Result, Tensor};
+use st_core::{DType, Error, OpId, Result, Tensor};
 
 #[test]
 fn without_shader_f16_every_f16_op_fails_clearly() -> Result<()> {
     std::env::set_var(DISABLE_F16_ENV, "1");
-    let dev = match Device::wgpu(0) {
-        Ok(d) => d,
-        Err(e) => {
-            let required = std::env::var("ST_REQUIRE_WGPU").is_ok_and(|v| v == "1");
-            assert!(!required, "ST_REQUIRE_WGPU=1 but wgpu is unavailable: {e}");
-            eprintln!("skipping wgpu test: {e}");
-            return Ok(());
-        }
+    let Some(dev) = common::wgpu_device() else {
+        return Ok(());
     };
     assert!(!st_backend_wgpu::gpu()?.has_f16());
     let reason = backend(dev.backend())?
