@@ -320,7 +320,7 @@ pub fn open() -> Result<Arc<dyn Backend>> {
 }
 
 fn padded(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if bytes.len() % 4 == 0 {
+    if bytes.len().is_multiple_of(4) {
         std::borrow::Cow::Borrowed(bytes)
     } else {
         let mut v = bytes.to_vec();

@@ -9,34 +9,55 @@ use smallvec::SmallVec;
 pub type Strides = SmallVec<[isize; INLINE_RANK]>;
 
 /// Shape, strides (in elements) and offset (in elements) of a view into a storage buffer.
+///
+/// The element count and whether the view is contiguous are computed once when the layout is
+/// built (every construction goes through [`Layout::from_parts`]):
+/// the dispatcher and kernels ask both on every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     shape: Shape,
     strides: Strides,
     offset: usize,
+    numel: usize,
+    contiguous: bool,
 }
 
 impl Layout {
     /// A row-major contiguous layout starting at offset 0.
+    #[inline]
     pub fn contiguous(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let strides = shape.contiguous_strides();
+        // Row-major by construction (a zero dim makes the view empty, which counts as
+        // contiguous), so only the element count needs computing.
         Layout {
+            numel: shape.numel(),
             shape,
             strides,
             offset: 0,
+            contiguous: true,
         }
     }
 
     /// A layout from raw parts. The caller guarantees every addressed element lies inside the
     /// storage it is used with.
+    #[inline]
     pub fn from_parts(shape: Shape, strides: Strides, offset: usize) -> Self {
         debug_assert_eq!(shape.rank(), strides.len());
+        let numel = shape.numel();
+        let contiguous = numel == 0 || row_major(shape.dims(), &strides);
         Layout {
             shape,
             strides,
             offset,
+            numel,
+            contiguous,
         }
+    }
+
+    /// Recomputes the cached element count and contiguity after editing the parts in place.
+    fn refreshed(self) -> Self {
+        Layout::from_parts(self.shape, self.strides, self.offset)
     }
 
     /// The shape.
@@ -66,7 +87,7 @@ impl Layout {
     /// Number of elements.
     #[inline]
     pub fn numel(&self) -> usize {
-        self.shape.numel()
+        self.numel
     }
 
     /// Rank.
@@ -75,19 +96,11 @@ impl Layout {
         self.shape.rank()
     }
 
-    /// True when elements are laid out row-major without gaps (size-1 dims are ignored).
+    /// True when elements are laid out row-major without gaps (size-1 dims are ignored; an
+    /// empty view is contiguous).
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
-        let mut expected = 1isize;
-        for i in (0..self.rank()).rev() {
-            let d = self.shape.dim(i);
-            if d != 1 {
-                if self.strides[i] != expected {
-                    return false;
-                }
-                expected *= d as isize;
-            }
-        }
-        true
+        self.contiguous
     }
 
     /// The start offset when the view is contiguous, so kernels can take a plain slice
@@ -113,11 +126,11 @@ impl Layout {
     /// Returns `None` when a copy is required.
     pub fn reshaped(&self, shape: &Shape) -> Option<Layout> {
         if self.is_contiguous() {
-            return Some(Layout {
-                shape: shape.clone(),
-                strides: shape.contiguous_strides(),
-                offset: self.offset,
-            });
+            return Some(Layout::from_parts(
+                shape.clone(),
+                shape.contiguous_strides(),
+                self.offset,
+            ));
         }
         // Merge old dims into chunks that are contiguous among themselves, then split each chunk
         // into the new dims (the algorithm of PyTorch's computeStride).
@@ -153,11 +166,7 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout {
-            shape: shape.clone(),
-            strides: new_s,
-            offset: self.offset,
-        })
+        Some(Layout::from_parts(shape.clone(), new_s, self.offset))
     }
 
     /// Reorders dims: output dim `i` is input dim `perm[i]`.
@@ -179,11 +188,7 @@ impl Layout {
         }
         let shape = Shape(perm.iter().map(|&p| self.shape.dim(p)).collect());
         let strides = perm.iter().map(|&p| self.strides[p]).collect();
-        Ok(Layout {
-            shape,
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout::from_parts(shape, strides, self.offset))
     }
 
     /// Keeps elements `start, start+step, ...` below `end` of dim `dim` (all normalized).
@@ -196,7 +201,7 @@ impl Layout {
         };
         l.shape.0[dim] = len;
         l.strides[dim] *= step as isize;
-        l
+        l.refreshed()
     }
 
     /// Removes dim `dim` by fixing its index.
@@ -205,7 +210,7 @@ impl Layout {
         l.offset += index * self.strides[dim] as usize;
         l.shape.0.remove(dim);
         l.strides.remove(dim);
-        l
+        l.refreshed()
     }
 
     /// Inserts a size-1 dim at `dim` (already normalized to `[0, rank]`).
@@ -218,7 +223,7 @@ impl Layout {
         };
         l.shape.0.insert(dim, 1);
         l.strides.insert(dim, stride);
-        l
+        l.refreshed()
     }
 
     /// Removes dim `dim`, which must have size 1.
@@ -226,7 +231,7 @@ impl Layout {
         let mut l = self.clone();
         l.shape.0.remove(dim);
         l.strides.remove(dim);
-        l
+        l.refreshed()
     }
 
     /// Broadcasts to `target` (stride 0 on expanded dims).
@@ -255,11 +260,7 @@ impl Layout {
                 }
             })
             .collect();
-        Ok(Layout {
-            shape: target.clone(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout::from_parts(target.clone(), strides, self.offset))
     }
 
     /// Iterator over the storage offsets of every element, in row-major order.
@@ -271,6 +272,21 @@ impl Layout {
     pub fn dim_index(&self, op: &'static str, dim: isize) -> Result<usize> {
         normalize_dim(op, dim, self.rank())
     }
+}
+
+/// True when `strides` are the row-major strides of `dims` (size-1 dims are ignored).
+#[inline]
+fn row_major(dims: &[usize], strides: &[isize]) -> bool {
+    let mut expected = 1isize;
+    for (&d, &s) in dims.iter().zip(strides).rev() {
+        if d != 1 {
+            if s != expected {
+                return false;
+            }
+            expected *= d as isize;
+        }
+    }
+    true
 }
 
 /// Row-major iterator over the storage offsets of a [`Layout`].

@@ -41,7 +41,7 @@ fn away_from_zero(shape: &[usize], seed: u64) -> Tensor {
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            if (i * 7 + seed as usize) % 3 == 0 {
+            if (i * 7 + seed as usize).is_multiple_of(3) {
                 -x
             } else {
                 *x

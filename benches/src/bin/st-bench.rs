@@ -66,13 +66,31 @@ fn open(backend: &str) -> st_core::Result<Device> {
     }
 }
 
+/// Writes one line to stdout and flushes it, so each case's result shows as soon as it is
+/// measured. `Some(code)` means stop with that exit code: success when the reader went away
+/// (`st-bench | head`, where `println!` would panic), failure on any other write error.
+fn emit(line: &str) -> Option<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Some(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("st-bench: cannot write the results: {e}");
+            Some(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let plan = plan(&args);
     if args.list {
         for (backend, cases) in &plan {
             for c in cases {
-                println!("{:<28} {backend}", c.name);
+                if let Some(code) = emit(&format!("{:<28} {backend}", c.name)) {
+                    return code;
+                }
             }
         }
         return ExitCode::SUCCESS;
@@ -148,10 +166,13 @@ fn main() -> ExitCode {
                         median_ns: t.median_ns,
                         work: case.work,
                     };
-                    if args.json {
-                        println!("{}", rec.to_json());
+                    let line = if args.json {
+                        rec.to_json()
                     } else {
-                        println!("{}", rec.to_text());
+                        rec.to_text()
+                    };
+                    if let Some(code) = emit(&line) {
+                        return code;
                     }
                 }
                 Err(e) => {

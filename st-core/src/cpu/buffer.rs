@@ -178,7 +178,7 @@ impl CpuBuffer {
     /// [`Error::InvalidArgument`] when the byte count is not a multiple of the element size.
     pub fn from_bytes(dtype: DType, bytes: &[u8]) -> Result<CpuBuffer> {
         let es = dtype.size_in_bytes();
-        if bytes.len() % es != 0 {
+        if !bytes.len().is_multiple_of(es) {
             return Err(Error::invalid(
                 "upload",
                 format!(

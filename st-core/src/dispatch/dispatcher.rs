@@ -56,21 +56,31 @@ pub fn dispatch_on(
         .iter()
         .all(|t| !(broadcast && t.shape() != &out_shape) && (strided || t.is_contiguous()));
     let out = if direct {
-        let kin: SmallVec<[KernelInput<'_>; 4]> = inputs
-            .iter()
-            .map(|t| KernelInput {
-                buffer: &**t.storage(),
-                layout: t.layout(),
-                dtype: t.dtype(),
-            })
-            .collect();
-        run(
-            entry, op, &kin, params, out_shape, out_dtype, device, inputs,
-        )?
+        // Fixed-size arrays for the usual arities: collecting into a SmallVec costs more
+        // than a small op's kernel.
+        let run = |kin: &[KernelInput<'_>]| {
+            run(entry, op, kin, params, out_shape, out_dtype, device, inputs)
+        };
+        match inputs {
+            [a] => run(&[ki(a)])?,
+            [a, b] => run(&[ki(a), ki(b)])?,
+            [a, b, c] => run(&[ki(a), ki(b), ki(c)])?,
+            _ => run(&inputs.iter().map(|t| ki(t)).collect::<Vec<_>>())?,
+        }
     } else {
         run_adjusted(entry, op, inputs, params, out_shape, out_dtype, device)?
     };
     Ok(autograd::record(op, params, inputs, out))
+}
+
+/// The kernel's view of an input tensor.
+#[inline(always)]
+fn ki(t: &Tensor) -> KernelInput<'_> {
+    KernelInput {
+        buffer: &**t.storage(),
+        layout: t.layout(),
+        dtype: t.dtype(),
+    }
 }
 
 #[cold]

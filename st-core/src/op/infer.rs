@@ -502,7 +502,7 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
             inputs[0].dtype(),
         ))
     } else {
-        if x.rank() != 3 || x.dim(1) % kk != 0 || x.dim(2) != oh * ow {
+        if x.rank() != 3 || !x.dim(1).is_multiple_of(kk) || x.dim(2) != oh * ow {
             return Err(Error::InvalidShape {
                 op: op.name(),
                 shape: Box::new(x.clone()),

@@ -194,7 +194,7 @@ pub fn im2col(x: &RefTensor, p: &WindowParams) -> Result<RefTensor> {
 pub fn col2im(cols: &RefTensor, p: &WindowParams) -> Result<RefTensor> {
     let [oh, ow] = window_out(p)?;
     let [kh, kw] = p.kernel;
-    if cols.rank() != 3 || cols.shape[1] % (kh * kw) != 0 || cols.shape[2] != oh * ow {
+    if cols.rank() != 3 || !cols.shape[1].is_multiple_of(kh * kw) || cols.shape[2] != oh * ow {
         return Err(Error::InvalidShape {
             op: "col2im",
             shape: Box::new(sh(&cols.shape)),

@@ -36,7 +36,7 @@ impl Tensor {
         }
         let mut out: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(i) = infer {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 return Err(Error::ElementCount {
                     op,
                     len: numel,

@@ -8,6 +8,8 @@ pub mod index;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
+#[cfg(target_arch = "x86_64")]
+mod softmax_avx512;
 pub mod ternary;
 pub mod unary;
 pub mod util;

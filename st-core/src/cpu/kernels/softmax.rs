@@ -115,11 +115,8 @@ impl Work for f64 {
 }
 
 /// Lanes of the row loops: enough independent accumulators for LLVM to fill 8-wide vectors
-/// (the AVX-512 build uses [`L512`]).
+/// (the AVX-512 build has its own row loop).
 const L: usize = 16;
-/// Lanes of the AVX-512 row loops: four 16-wide accumulators.
-#[cfg(target_arch = "x86_64")]
-const L512: usize = 64;
 
 /// Max ignoring NaN (a NaN then poisons the row through `x - max`).
 #[inline(always)]
@@ -197,15 +194,13 @@ unsafe fn rows_avx2(x: &[f32], out: &mut [f32], n: usize, log: bool) {
     rows::<f32, L>(x, out, n, log, exp_f32::<true>)
 }
 
-/// [`rows`] compiled for AVX-512 (16-wide f32 vectors), as PyTorch's own kernels are on CPUs
-/// that have it.
-///
-/// # Safety
-/// The CPU must support AVX-512F and FMA.
+/// Softmax rows with the AVX-512 intrinsic row loop (see `softmax_avx512`).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn rows_avx512(x: &[f32], out: &mut [f32], n: usize, log: bool) {
-    rows::<f32, L512>(x, out, n, log, exp_f32::<true>)
+#[target_feature(enable = "avx512f")]
+fn rows_avx512(x: &[f32], out: &mut [f32], n: usize, log: bool) {
+    for (o, x) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+        super::softmax_avx512::row(x, o, log);
+    }
 }
 
 /// f32 rows, using AVX-512 or AVX2 + FMA when the CPU has them.
@@ -375,11 +370,13 @@ register_kernel!(
 mod tests {
     use super::{exp_f32, rows_f32};
 
-    /// The multi-versioned row loop (AVX-512, AVX2 or baseline, whichever this CPU runs)
-    /// against an f64 softmax, on rows long enough for the wide lanes and with ragged tails.
+    /// The multi-versioned row loop (AVX-512 intrinsics, AVX2 or baseline, whichever this CPU
+    /// runs) against an f64 softmax, on rows long enough for the wide lanes and with ragged
+    /// tails.
     #[test]
     fn f32_rows_match_f64_reference() {
-        for n in [1usize, 63, 64, 1000, 1024, 1031] {
+        // Every tail length of the 16- and 64-element blocks, and full-size rows.
+        for n in (1usize..=80).chain([127, 1000, 1024, 1031]) {
             let x: Vec<f32> = (0..3 * n)
                 .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 20.0)
                 .collect();
