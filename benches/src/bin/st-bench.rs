@@ -167,7 +167,7 @@ fn main() -> ExitCode {
                         work: case.work,
                     };
                     let line = if args.json {
-                        rec.to_json()
+                        rec.to_json().to_string()
                     } else {
                         rec.to_text()
                     };
