@@ -377,6 +377,50 @@ mod tests {
     }
 
     proptest! {
+        /// The cached element count and contiguity flag agree with the element offsets after
+        /// any chain of views: contiguous means exactly `offset, offset + 1, ...` in order.
+        #[test]
+        fn cached_numel_and_contiguity_match_offsets(
+            dims in proptest::collection::vec(0usize..4, 0..5),
+            steps in proptest::collection::vec((0usize..6, 0usize..8, 1usize..3), 0..5),
+        ) {
+            let mut l = Layout::contiguous(Shape::new(&dims));
+            for (kind, pick, step) in steps {
+                let rank = l.rank();
+                l = match kind {
+                    0 if rank > 1 => {
+                        let mut perm: Vec<usize> = (0..rank).collect();
+                        perm.swap(pick % rank, 0);
+                        l.permuted("t", &perm).unwrap()
+                    }
+                    1 if rank > 0 => {
+                        let d = pick % rank;
+                        let size = l.dims()[d];
+                        let start = if size > 0 { pick % size } else { 0 };
+                        let len = (size - start).div_ceil(step);
+                        l.sliced(d, start, len, step)
+                    }
+                    2 if rank > 0 && l.dims()[pick % rank] > 0 => {
+                        let d = pick % rank;
+                        let i = pick % l.dims()[d];
+                        l.selected(d, i)
+                    }
+                    3 => l.unsqueezed(pick % (rank + 1)),
+                    4 if rank > 0 && l.dims()[pick % rank] == 1 => l.squeezed(pick % rank),
+                    5 => {
+                        let mut target = vec![step];
+                        target.extend_from_slice(l.dims());
+                        l.broadcast_as("t", &Shape::new(&target)).unwrap()
+                    }
+                    _ => l,
+                };
+                let offs = offsets(&l);
+                prop_assert_eq!(l.numel(), offs.len());
+                let row_major = offs.iter().enumerate().all(|(i, &o)| o == l.offset() + i);
+                prop_assert_eq!(l.is_contiguous(), row_major, "{:?}", l);
+            }
+        }
+
         #[test]
         fn reshape_view_preserves_element_order(
             dims in proptest::collection::vec(1usize..4, 1..5),
