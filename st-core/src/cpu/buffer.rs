@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::storage::{DeviceBuffer, Storage};
 use parking_lot::Mutex;
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -56,6 +57,12 @@ struct Pool {
     bytes: usize,
     hits: u64,
     misses: u64,
+}
+
+thread_local! {
+    /// The storage of this thread's most recent tiny (inline) output, for reuse by the next
+    /// one once its tensors are gone (see [`CpuBuffer::into_storage`]).
+    static RECENT_TINY: Cell<Option<Arc<CpuBuffer>>> = const { Cell::new(None) };
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
@@ -234,8 +241,32 @@ impl CpuBuffer {
     }
 
     /// Wraps into shared [`Storage`].
+    ///
+    /// A tiny buffer (stored inline) reuses this thread's most recent tiny storage when no
+    /// tensor holds it any more, instead of a fresh heap allocation: a loop of small ops then
+    /// allocates only the tensor handle per op. Besides the saved `malloc`/`free`, this keeps
+    /// small-op speed independent of the allocator's state: with glibc, a 112-byte request
+    /// served from a 144-byte free chunk whose cache bin is full takes the slow path on every
+    /// call (see `docs/benchmarks.md`).
     pub fn into_storage(self) -> Storage {
-        Arc::new(self)
+        if !matches!(self.chunks, Mem::Inline(_)) {
+            return Arc::new(self);
+        }
+        let recent = RECENT_TINY.try_with(Cell::take).ok().flatten();
+        let arc = match recent {
+            Some(mut arc) => match Arc::get_mut(&mut arc) {
+                Some(slot) => {
+                    *slot = self;
+                    arc
+                }
+                // Still part of a live tensor: leave it to that tensor.
+                None => Arc::new(self),
+            },
+            None => Arc::new(self),
+        };
+        // Fails only while the thread is shutting down; the buffer is then simply not kept.
+        let _ = RECENT_TINY.try_with(|r| r.set(Some(Arc::clone(&arc))));
+        arc
     }
 
     /// Downcasts a kernel input buffer to a CPU buffer.
@@ -303,6 +334,44 @@ mod tests {
             assert_eq!(b.bytes().len(), n * 4);
             assert_eq!(b.as_slice::<f32>().as_ptr() as usize % 16, 0);
         }
+    }
+
+    /// A tiny storage is reused only once nothing holds it: a live tensor or a view of a
+    /// dropped one keeps its data, and a reused storage carries the new values.
+    #[test]
+    fn tiny_storage_is_reused_only_when_free() {
+        use crate::{Device, Tensor};
+        let cpu = Device::cpu();
+        let x = Tensor::from_vec(vec![1.0f32, 2.0], [2], &cpu).unwrap();
+        let y = Tensor::from_vec(vec![10.0f32, 20.0], [2], &cpu).unwrap();
+        let a = x.add(&y).unwrap();
+        let b = x.mul(&y).unwrap();
+        assert!(!a.same_storage(&b), "a live output was handed out again");
+        let view = a.reshape(&[2, 1]).unwrap();
+        drop(a);
+        let c = x.sub(&y).unwrap();
+        assert!(
+            !c.same_storage(&view),
+            "storage under a live view was reused"
+        );
+        assert_eq!(view.to_vec::<f32>().unwrap(), [11.0, 22.0]);
+        assert_eq!(b.to_vec::<f32>().unwrap(), [10.0, 40.0]);
+        assert_eq!(c.to_vec::<f32>().unwrap(), [-9.0, -18.0]);
+        // Once every holder is gone the next tiny output takes that storage over, with its
+        // own values.
+        let freed = Arc::as_ptr(c.storage()) as *const u8;
+        drop((view, c));
+        let d = x.div(&y).unwrap();
+        assert_eq!(Arc::as_ptr(d.storage()) as *const u8, freed);
+        assert_eq!(d.to_vec::<f32>().unwrap(), [0.1, 0.1]);
+        // Storage made on another thread is never shared with this one's outputs.
+        let (x2, y2) = (x.clone(), y.clone());
+        let e = std::thread::spawn(move || x2.add(&y2).unwrap())
+            .join()
+            .unwrap();
+        let f = x.add(&y).unwrap();
+        assert!(!e.same_storage(&f));
+        assert_eq!(e.to_vec::<f32>().unwrap(), f.to_vec::<f32>().unwrap());
     }
 
     #[test]
