@@ -1,5 +1,7 @@
 //! CPU kernels, one file per op family (the same file names in every backend).
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod binary;
 pub mod compare;
 pub mod conv;
@@ -8,8 +10,6 @@ pub mod index;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
-#[cfg(target_arch = "x86_64")]
-mod softmax_avx512;
 pub mod ternary;
 pub mod unary;
 pub mod util;

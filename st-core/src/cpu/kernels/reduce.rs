@@ -14,7 +14,8 @@
 //!
 //! Partial results merge in a fixed order, so results do not depend on the thread count.
 //! Floats accumulate in f64; the f32 sum folds 1024-element blocks in 16 f32 lanes (so LLVM
-//! vectorizes it) and adds the block totals in f64.
+//! vectorizes it) and adds the block totals in f64. With AVX-512 it runs `avx512::sum_f32`
+//! instead: two memory streams, 64 lanes each, totals moved to f64 every 64 steps.
 
 use super::util::{buf, PAR_THRESHOLD};
 #[cfg(target_arch = "x86_64")]
@@ -136,23 +137,13 @@ fn sum_f32_lanes<const L: usize>(xs: &[f32]) -> f64 {
     total
 }
 
-/// [`sum_f32_lanes`] with four 16-wide AVX-512 accumulators.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn sum_f32_avx512(xs: &[f32]) -> f64 {
-    sum_f32_lanes::<64>(xs)
-}
-
 /// Sum of f32 values, multi-versioned for the CPU.
 #[inline]
 fn sum_f32(xs: &[f32]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if xs.len() >= 1024 && simd_level() == SimdLevel::Avx512 {
         // SAFETY: AVX-512F support was detected.
-        return unsafe { sum_f32_avx512(xs) };
+        return unsafe { super::avx512::sum_f32(xs) };
     }
     sum_f32_lanes::<16>(xs)
 }
@@ -683,7 +674,9 @@ mod tests {
     /// The multi-versioned f32 sum against an f64 sum, across block and lane boundaries.
     #[test]
     fn f32_sum_matches_f64_reference() {
-        for n in [0usize, 1, 15, 1023, 1024, 4095, 4096, 4097, 100_003] {
+        for n in [
+            0usize, 1, 15, 127, 128, 129, 1023, 1024, 4095, 4096, 4097, 8193, 100_003, 262_147,
+        ] {
             let x: Vec<f32> = (0..n)
                 .map(|i| (i * 7919 % 1013) as f32 / 101.3 - 5.0)
                 .collect();

@@ -194,12 +194,12 @@ unsafe fn rows_avx2(x: &[f32], out: &mut [f32], n: usize, log: bool) {
     rows::<f32, L>(x, out, n, log, exp_f32::<true>)
 }
 
-/// Softmax rows with the AVX-512 intrinsic row loop (see `softmax_avx512`).
+/// Softmax rows with the AVX-512 intrinsic row loop (see `avx512::softmax_row`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn rows_avx512(x: &[f32], out: &mut [f32], n: usize, log: bool) {
     for (o, x) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
-        super::softmax_avx512::row(x, o, log);
+        super::avx512::softmax_row(x, o, log);
     }
 }
 
