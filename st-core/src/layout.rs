@@ -10,9 +10,8 @@ pub type Strides = SmallVec<[isize; INLINE_RANK]>;
 
 /// Shape, strides (in elements) and offset (in elements) of a view into a storage buffer.
 ///
-/// The element count and whether the view is contiguous are computed once when the layout is
-/// built (every construction goes through [`Layout::from_parts`]):
-/// the dispatcher and kernels ask both on every call.
+/// The element count and whether the view is contiguous are computed once, when the layout is
+/// built: the dispatcher and kernels ask both on every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     shape: Shape,

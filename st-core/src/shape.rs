@@ -15,15 +15,7 @@ pub struct Shape(pub(crate) SmallVec<[usize; INLINE_RANK]>);
 impl Clone for Shape {
     #[inline]
     fn clone(&self) -> Self {
-        if self.0.spilled() {
-            return Shape(SmallVec::from_slice(&self.0));
-        }
-        // A fixed-size copy of the inline array (no length-dependent `memcpy` call).
-        let mut buf = [0usize; INLINE_RANK];
-        for (b, &d) in buf.iter_mut().zip(self.0.iter()) {
-            *b = d;
-        }
-        Shape(SmallVec::from_buf_and_len(buf, self.0.len()))
+        Shape(SmallVec::from_slice(&self.0))
     }
 }
 
@@ -72,24 +64,13 @@ impl Shape {
     /// Row-major (C) strides for this shape, in elements.
     #[inline]
     pub fn contiguous_strides(&self) -> SmallVec<[isize; INLINE_RANK]> {
-        let rank = self.rank();
-        if rank > INLINE_RANK {
-            let mut strides: SmallVec<[isize; INLINE_RANK]> = SmallVec::from_elem(1, rank);
-            let mut acc = 1isize;
-            for (s, &d) in strides.iter_mut().zip(self.0.iter()).rev() {
-                *s = acc;
-                acc *= d.max(1) as isize;
-            }
-            return strides;
-        }
-        // Fill a fixed array and hand it over whole: no heap check and no copy loop.
-        let mut buf = [0isize; INLINE_RANK];
+        let mut strides: SmallVec<[isize; INLINE_RANK]> = SmallVec::from_elem(1, self.rank());
         let mut acc = 1isize;
-        for (s, &d) in buf[..rank].iter_mut().zip(self.0.iter()).rev() {
+        for (s, &d) in strides.iter_mut().zip(self.0.iter()).rev() {
             *s = acc;
             acc *= d.max(1) as isize;
         }
-        SmallVec::from_buf_and_len(buf, rank)
+        strides
     }
 
     /// Size of dimension `d` (already normalized).
