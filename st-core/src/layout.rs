@@ -39,7 +39,10 @@ impl Layout {
     }
 
     /// A layout from raw parts. The caller guarantees every addressed element lies inside the
-    /// storage it is used with.
+    /// storage it is used with (see [`Layout::check_fits`]).
+    ///
+    /// A view with no elements addresses nothing, so its offset is normalized to 0: kernels
+    /// may then take `[offset, offset + numel)` of any buffer, even an empty one.
     #[inline]
     pub fn from_parts(shape: Shape, strides: Strides, offset: usize) -> Self {
         debug_assert_eq!(shape.rank(), strides.len());
@@ -48,10 +51,53 @@ impl Layout {
         Layout {
             shape,
             strides,
-            offset,
+            offset: if numel == 0 { 0 } else { offset },
             numel,
             contiguous,
         }
+    }
+
+    /// Checks that this layout is well formed and addresses only elements below `len`: one
+    /// stride per dim, no negative stride, an element count that fits in `isize`, and no
+    /// offset overflow.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `op` and what is wrong.
+    pub fn check_fits(&self, op: &'static str, len: usize) -> Result<()> {
+        if self.strides.len() != self.rank() {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "layout has {} strides for the {} dims of {}",
+                    self.strides.len(),
+                    self.rank(),
+                    self.shape
+                ),
+            ));
+        }
+        self.shape.valid_numel(op)?;
+        if self.numel == 0 {
+            return Ok(());
+        }
+        let mut last = self.offset;
+        for (&d, &s) in self.shape.dims().iter().zip(&self.strides) {
+            let step = usize::try_from(s)
+                .ok()
+                .and_then(|s| s.checked_mul(d - 1))
+                .ok_or_else(|| {
+                    Error::invalid(op, format!("stride {s} of layout {self:?} is not usable"))
+                })?;
+            last = last
+                .checked_add(step)
+                .ok_or_else(|| Error::invalid(op, format!("layout {self:?} overflows")))?;
+        }
+        if last >= len {
+            return Err(Error::invalid(
+                op,
+                format!("layout {self:?} reaches element {last} of a buffer of {len} elements"),
+            ));
+        }
+        Ok(())
     }
 
     /// Recomputes the cached element count and contiguity after editing the parts in place.
@@ -171,7 +217,7 @@ impl Layout {
     /// Reorders dims: output dim `i` is input dim `perm[i]`.
     pub fn permuted(&self, op: &'static str, perm: &[usize]) -> Result<Layout> {
         let rank = self.rank();
-        let mut seen = [false; 64];
+        let mut seen: SmallVec<[bool; 64]> = SmallVec::from_elem(false, rank);
         if perm.len() != rank
             || perm
                 .iter()
@@ -191,15 +237,20 @@ impl Layout {
     }
 
     /// Keeps elements `start, start+step, ...` below `end` of dim `dim` (all normalized).
+    ///
+    /// The caller guarantees `start + (len - 1) * step < dims[dim]` when `len > 0`, so every
+    /// offset computed here is one of an existing element.
     pub fn sliced(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut l = self.clone();
-        l.offset += if len > 0 {
-            start * self.strides[dim] as usize
-        } else {
-            0
-        };
+        if len > 0 {
+            l.offset += start * self.strides[dim] as usize;
+        }
         l.shape.0[dim] = len;
-        l.strides[dim] *= step as isize;
+        // With one element or none the stride of `dim` never moves to another element; a
+        // huge step then must not overflow it.
+        if len > 1 {
+            l.strides[dim] *= step as isize;
+        }
         l.refreshed()
     }
 
@@ -241,6 +292,7 @@ impl Layout {
         if &self.shape == target {
             return Ok(self.clone());
         }
+        target.valid_numel(op)?;
         if !self.shape.broadcasts_to(target) {
             return Err(Error::ShapeMismatch {
                 op,

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod alloc;
 pub mod autograd;
 pub mod cpu;
 pub mod device;

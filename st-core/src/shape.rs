@@ -56,19 +56,56 @@ impl Shape {
     }
 
     /// Number of elements (1 for a scalar, 0 if any dimension is 0).
+    ///
+    /// A shape whose element count does not fit in `isize` (see [`Shape::checked_numel`])
+    /// reports `usize::MAX`, a count no buffer can have: every path that allocates or builds a
+    /// tensor checks [`Shape::valid_numel`] first, so such a shape never becomes a tensor.
     #[inline]
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.checked_numel().unwrap_or(usize::MAX)
+    }
+
+    /// Number of elements, or `None` when it exceeds `isize::MAX` (the largest count whose
+    /// strides and byte offsets are representable). A zero dim makes the count 0 whatever
+    /// the other dims are.
+    #[inline]
+    pub fn checked_numel(&self) -> Option<usize> {
+        match dims_product(self.0.iter().copied()) {
+            usize::MAX => None,
+            n => Some(n),
+        }
+    }
+
+    /// The element count, for `op` that is about to build a tensor of this shape.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] naming `op` when the count exceeds `isize::MAX`.
+    #[inline]
+    pub fn valid_numel(&self, op: &'static str) -> Result<usize> {
+        self.checked_numel().ok_or_else(|| self.too_large(op))
+    }
+
+    #[cold]
+    fn too_large(&self, op: &'static str) -> Error {
+        Error::InvalidShape {
+            op,
+            shape: Box::new(self.clone()),
+            reason: "the number of elements overflows (more than isize::MAX)".into(),
+        }
     }
 
     /// Row-major (C) strides for this shape, in elements.
+    ///
+    /// Exact for every shape whose [`Shape::checked_numel`] exists; the strides of the
+    /// outer dims of an empty shape with huge other dims saturate (no element is addressed
+    /// through them).
     #[inline]
     pub fn contiguous_strides(&self) -> SmallVec<[isize; INLINE_RANK]> {
         let mut strides: SmallVec<[isize; INLINE_RANK]> = SmallVec::from_elem(1, self.rank());
         let mut acc = 1isize;
         for (s, &d) in strides.iter_mut().zip(self.0.iter()).rev() {
             *s = acc;
-            acc *= d.max(1) as isize;
+            acc = acc.saturating_mul(isize::try_from(d.max(1)).unwrap_or(isize::MAX));
         }
         strides
     }
@@ -131,6 +168,29 @@ impl Shape {
             .iter()
             .enumerate()
             .all(|(i, &d)| d == 1 || d == target.0[i + off])
+    }
+}
+
+/// The product of some dims of a shape, with [`Shape::numel`]'s semantics: 0 when any dim is
+/// 0, exact when the product fits in `isize`, `usize::MAX` otherwise. For the dims of a valid
+/// tensor (whose element count fits) every such sub-product is exact; an empty tensor's other
+/// dims may be huge, and their product must not overflow.
+pub fn dims_product(dims: impl IntoIterator<Item = usize>) -> usize {
+    let mut n = 1usize;
+    let mut overflow = false;
+    for d in dims {
+        if d == 0 {
+            return 0;
+        }
+        match n.checked_mul(d) {
+            Some(m) => n = m,
+            None => overflow = true,
+        }
+    }
+    if overflow || n > isize::MAX as usize {
+        usize::MAX
+    } else {
+        n
     }
 }
 

@@ -35,6 +35,42 @@ impl Node {
     }
 }
 
+/// Dropping a graph is iterative: a chain of a million ops (a loss summed over an epoch
+/// without calling backward) would otherwise recurse once per node through
+/// `Node → Saved → Tensor → Node` and overflow the stack. Each node this drop owns the last
+/// reference to hands its saved tensors to one work list instead.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let Some(saved) = self.saved.get_mut().take() else {
+            return;
+        };
+        fn push(pending: &mut Vec<Tensor>, s: Saved) {
+            pending.extend(s.inputs);
+            pending.push(s.output);
+        }
+        let mut pending: Vec<Tensor> = Vec::new();
+        push(&mut pending, saved);
+        while let Some(t) = pending.pop() {
+            // Only a tensor whose handle is held nowhere else can release its node here;
+            // any other is still alive, and its graph with it.
+            let Ok(mut inner) = Arc::try_unwrap(t.0) else {
+                continue;
+            };
+            if let Some(g) = inner.grad.get_mut().take() {
+                pending.push(g);
+            }
+            if let Some(node) = inner.grad_fn.take() {
+                if let Ok(mut node) = Arc::try_unwrap(node) {
+                    if let Some(s) = node.saved.get_mut().take() {
+                        push(&mut pending, s);
+                    }
+                    // `node` drops here with nothing saved: no recursion.
+                }
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Node({})", self.op.name())
@@ -197,16 +233,19 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
     Ok(())
 }
 
+/// Adds `g` to the leaf's gradient. The gradient's lock is held from the read to the write,
+/// so backward passes on several threads that share a leaf never lose an update.
 fn accumulate_leaf(leaf: &Tensor, g: Tensor) -> Result<()> {
     let g = if g.dtype() != leaf.dtype() {
         g.to_dtype(leaf.dtype())?
     } else {
         g
     };
-    let new = match leaf.grad() {
+    let mut slot = leaf.0.grad.lock();
+    let new = match slot.as_ref() {
         Some(prev) => prev.add(&g)?,
         None => g.contiguous()?,
     };
-    leaf.set_grad(Some(new));
+    *slot = Some(new);
     Ok(())
 }

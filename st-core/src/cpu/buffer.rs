@@ -1,6 +1,7 @@
 //! [`CpuBuffer`]: 16-byte aligned host memory, viewed as a slice of any element type, with a
 //! pool that recycles large freed buffers so hot loops do not pay page faults on every output.
 
+use crate::alloc::{out_of_memory, try_vec_with_capacity};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::storage::{DeviceBuffer, Storage};
@@ -93,9 +94,9 @@ pub fn pool_stats() -> PoolStats {
     }
 }
 
-fn take_chunks(n: usize) -> Mem {
+fn take_chunks(n: usize) -> Result<Mem> {
     if n <= INLINE_CHUNKS {
-        return Mem::Inline([Chunk([0; CHUNK]); INLINE_CHUNKS]);
+        return Ok(Mem::Inline([Chunk([0; CHUNK]); INLINE_CHUNKS]));
     }
     if n * CHUNK >= POOL_MIN_BYTES {
         let mut p = POOL.lock();
@@ -110,16 +111,16 @@ fn take_chunks(n: usize) -> Mem {
             p.bytes -= v.capacity() * CHUNK;
             p.hits += 1;
             v.truncate(n);
-            return Mem::Heap(v);
+            return Ok(Mem::Heap(v));
         }
         p.misses += 1;
     }
     // Advise before the first write: the zero fill below is what faults the pages in, so with
     // the advice they arrive as huge pages.
-    let mut v: Vec<Chunk> = Vec::with_capacity(n);
+    let mut v: Vec<Chunk> = try_vec_with_capacity(n)?;
     advise_huge_pages(v.spare_capacity_mut());
     v.resize(n, Chunk([0; CHUNK]));
-    Mem::Heap(v)
+    Ok(Mem::Heap(v))
 }
 
 /// Smallest buffer worth backing with transparent huge pages (one 2 MiB page).
@@ -163,20 +164,31 @@ pub struct CpuBuffer {
 impl CpuBuffer {
     /// A buffer for `len` elements with unspecified (but initialized) contents: pooled memory
     /// is reused as is. Kernels overwrite every element.
-    pub fn for_output(dtype: DType, len: usize) -> CpuBuffer {
-        let bytes = len * dtype.size_in_bytes();
-        CpuBuffer {
-            chunks: take_chunks(bytes.div_ceil(CHUNK)),
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] with the requested size when the memory cannot be had.
+    #[inline]
+    pub fn for_output(dtype: DType, len: usize) -> Result<CpuBuffer> {
+        let es = dtype.size_in_bytes();
+        let bytes = len
+            .checked_mul(es)
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or_else(|| out_of_memory(len, es))?;
+        Ok(CpuBuffer {
+            chunks: take_chunks(bytes.div_ceil(CHUNK))?,
             dtype,
             len,
-        }
+        })
     }
 
     /// A buffer holding a copy of `data`.
-    pub fn from_slice<T: Element>(data: &[T]) -> CpuBuffer {
-        let mut b = CpuBuffer::for_output(T::DTYPE, data.len());
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] as [`CpuBuffer::for_output`].
+    pub fn from_slice<T: Element>(data: &[T]) -> Result<CpuBuffer> {
+        let mut b = CpuBuffer::for_output(T::DTYPE, data.len())?;
         b.as_mut_slice::<T>().copy_from_slice(data);
-        b
+        Ok(b)
     }
 
     /// A buffer holding a copy of raw bytes of `dtype` elements.
@@ -194,7 +206,7 @@ impl CpuBuffer {
                 ),
             ));
         }
-        let mut b = CpuBuffer::for_output(dtype, bytes.len() / es);
+        let mut b = CpuBuffer::for_output(dtype, bytes.len() / es)?;
         b.bytes_mut().copy_from_slice(bytes);
         Ok(b)
     }
@@ -318,9 +330,9 @@ mod tests {
     #[test]
     fn large_buffers_are_reused() {
         let n = (4 << 20) / 4 + 17; // an unusual size no other test uses
-        drop(CpuBuffer::for_output(DType::F32, n));
+        drop(CpuBuffer::for_output(DType::F32, n).unwrap());
         let before = pool_stats().hits;
-        let b = CpuBuffer::for_output(DType::F32, n);
+        let b = CpuBuffer::for_output(DType::F32, n).unwrap();
         assert_eq!(b.len(), n);
         assert!(pool_stats().hits > before);
     }
@@ -329,7 +341,7 @@ mod tests {
     fn tiny_and_heap_buffers_hold_their_data() {
         for n in [0usize, 1, 15, 16, 17, 100] {
             let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
-            let b = CpuBuffer::from_slice(&data);
+            let b = CpuBuffer::from_slice(&data).unwrap();
             assert_eq!(b.as_slice::<f32>(), &data[..]);
             assert_eq!(b.bytes().len(), n * 4);
             assert_eq!(b.as_slice::<f32>().as_ptr() as usize % 16, 0);
@@ -375,8 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn impossible_allocations_are_errors() {
+        for n in [usize::MAX, usize::MAX / 4, 1 << 60, 1_000_000_000_000] {
+            match CpuBuffer::for_output(DType::F32, n) {
+                Err(Error::OutOfMemory { backend, bytes }) => {
+                    assert_eq!(backend, "cpu");
+                    assert_eq!(bytes, n.saturating_mul(4));
+                }
+                other => panic!("{n} f32: {:?}", other.map(|b| b.len())),
+            }
+        }
+        assert!(matches!(
+            try_vec_with_capacity::<f64>(1 << 61),
+            Err(Error::OutOfMemory { .. })
+        ));
+        assert!(matches!(
+            try_vec_with_capacity::<u8>(1 << 50),
+            Err(Error::OutOfMemory { bytes, .. }) if bytes == 1 << 50
+        ));
+    }
+
+    #[test]
     fn slices_are_aligned_and_sized() {
-        let b = CpuBuffer::from_slice(&[1.0f64, 2.0, 3.0]);
+        let b = CpuBuffer::from_slice(&[1.0f64, 2.0, 3.0]).unwrap();
         assert_eq!(b.as_slice::<f64>(), &[1.0, 2.0, 3.0]);
         assert_eq!(b.as_slice::<f64>().as_ptr() as usize % 16, 0);
         assert_eq!(b.bytes().len(), 24);

@@ -45,6 +45,7 @@ pub fn dispatch_on(
         return Err(device_mismatch(op, inputs));
     }
     let (out_shape, out_dtype) = infer(op, inputs, params)?;
+    out_shape.valid_numel(op.name())?;
     let key_dtype = dispatch_dtype(op, inputs, params);
     let reg = registry()?;
     let Some(entry) = reg.get(op, device.backend(), key_dtype) else {
@@ -165,7 +166,7 @@ fn run(
         device,
     };
     let storage = (entry.kernel)(&args)?;
-    let out = Tensor::from_storage(storage, Layout::contiguous(out_shape), out_dtype, device);
+    let out = Tensor::wrap(storage, Layout::contiguous(out_shape), out_dtype, device);
     if let Some(start) = start {
         events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
     }

@@ -146,6 +146,10 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         }
         MaskedFill => {
             require(op, dt(1) == DType::Bool, inputs, "mask must be bool")?;
+            let OpParams::Scalar(value) = params else {
+                return bad_params(op, params);
+            };
+            check_scalar(name, dt(0), *value)?;
             let out = Shape::broadcast(name, s(0), s(1))?;
             same_shape(
                 op,
@@ -159,6 +163,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             let OpParams::Reduce { dims, keepdim } = params else {
                 return bad_params(op, params);
             };
+            check_reduce_dims(op, dims, s(0).rank())?;
             let out_dt = match op {
                 Sum | Prod if !dt(0).is_float() => DType::I64,
                 _ => dt(0),
@@ -182,6 +187,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             require(op, dt(0) != DType::Bool, inputs, "not defined for bool")?;
             let shape = match dim {
                 Some(d) => {
+                    check_dim(op, *d, s(0).rank())?;
                     if s(0).rank() > 0 && s(0).dim(*d) == 0 {
                         return Err(Error::InvalidShape {
                             op: name,
@@ -214,6 +220,10 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         }
         Matmul => matmul_shape(op, inputs),
         Softmax | LogSoftmax => {
+            let OpParams::Dim(d) = params else {
+                return bad_params(op, params);
+            };
+            check_dim(op, *d, s(0).rank())?;
             require(op, dt(0).is_float(), inputs, "needs a floating-point input")?;
             Ok((s(0).clone(), dt(0)))
         }
@@ -225,6 +235,14 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                 return Err(Error::invalid(name, "needs at least one tensor"));
             }
             let first = s(0);
+            if first.rank() == 0 {
+                return Err(Error::InvalidShape {
+                    op: name,
+                    shape: Box::new(first.clone()),
+                    reason: "zero-dimensional tensors cannot be concatenated".into(),
+                });
+            }
+            check_dim(op, *d, first.rank())?;
             let mut total = 0;
             for (i, inp) in inputs.iter().enumerate() {
                 require(
@@ -244,7 +262,9 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
                         detail: format!(": tensor {i} differs outside dim {d}"),
                     });
                 }
-                total += sh.dim(*d);
+                total = sh.dim(*d).checked_add(total).ok_or_else(|| {
+                    Error::invalid(name, format!("the sizes along dim {d} overflow"))
+                })?;
             }
             let mut out = first.dims().to_vec();
             out[*d] = total;
@@ -254,6 +274,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             let OpParams::Dim(d) = params else {
                 return bad_params(op, params);
             };
+            check_dim(op, *d, s(0).rank())?;
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
             if s(1).rank() > 1 {
                 return Err(Error::InvalidShape {
@@ -272,6 +293,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             let OpParams::Dim(d) = params else {
                 return bad_params(op, params);
             };
+            check_dim(op, *d, s(0).rank())?;
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
             index_rank_check(op, s(0), s(1), *d)?;
             Ok((s(1).clone(), dt(0)))
@@ -280,6 +302,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
             let OpParams::Dim(d) = params else {
                 return bad_params(op, params);
             };
+            check_dim(op, *d, s(0).rank())?;
             require(op, dt(1) == DType::I64, inputs, "index must be i64")?;
             require(
                 op,
@@ -301,9 +324,15 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
         }
         Copy => Ok((s(0).clone(), dt(0))),
         Fill => {
-            let OpParams::Fill { shape, dtype, .. } = params else {
+            let OpParams::Fill {
+                shape,
+                dtype,
+                value,
+            } = params
+            else {
                 return bad_params(op, params);
             };
+            check_scalar(name, *dtype, *value)?;
             Ok((shape.clone(), *dtype))
         }
         _ => Err(Error::Internal(format!(
@@ -330,11 +359,66 @@ fn add_detail(e: Error, inputs: &[InferInput<'_>]) -> Error {
     }
 }
 
+/// Checks that the scalar `value` converts to `dtype` without overflow, as PyTorch does for
+/// scalar operands and fill values ("value cannot be converted to type int32 without
+/// overflow"). Integer dtypes take finite values whose integral part lies in their range
+/// (the fraction is truncated, as in a cast); float and bool dtypes take any value (floats
+/// round, possibly to infinity; bool tests `!= 0`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `op`, the value and the dtype.
+pub fn check_scalar(op: &'static str, dtype: DType, value: f64) -> Result<()> {
+    // Exclusive upper bounds, exact in f64.
+    let (lo, hi) = match dtype {
+        DType::I32 => (-2_147_483_648.0, 2_147_483_648.0),
+        DType::I64 => (-9_223_372_036_854_775_808.0, 9_223_372_036_854_775_808.0),
+        DType::U8 => (0.0, 256.0),
+        _ => return Ok(()),
+    };
+    let t = value.trunc();
+    if t >= lo && t < hi {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("value {value} cannot be converted to {dtype} without overflow"),
+        ))
+    }
+}
+
 fn bad_params(op: OpId, params: &OpParams) -> Result<(Shape, DType)> {
-    Err(Error::Internal(format!(
-        "{}: unexpected params {params:?}",
-        op.name()
-    )))
+    Err(Error::invalid(
+        op.name(),
+        format!("takes other parameters than {params:?}"),
+    ))
+}
+
+/// Checks a normalized dim parameter (`dispatch_on` is public: params may come unchecked).
+/// A 0-d tensor accepts dim 0, as its dim helpers do.
+fn check_dim(op: OpId, dim: usize, rank: usize) -> Result<()> {
+    if dim < rank.max(1) {
+        Ok(())
+    } else {
+        Err(Error::DimOutOfRange {
+            op: op.name(),
+            dim: isize::try_from(dim).unwrap_or(isize::MAX),
+            rank,
+        })
+    }
+}
+
+/// Checks reduction dims: each in range, strictly increasing (normalized and sorted).
+fn check_reduce_dims(op: OpId, dims: &[usize], rank: usize) -> Result<()> {
+    for (i, &d) in dims.iter().enumerate() {
+        check_dim(op, d, rank)?;
+        if rank == 0 && dims.len() > 1 || i > 0 && dims[i - 1] >= d {
+            return Err(Error::invalid(
+                op.name(),
+                format!("reduction dims {dims:?} must be distinct and sorted"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn broadcast(op: OpId, inputs: &[InferInput<'_>]) -> Result<Shape> {
@@ -458,7 +542,10 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
         pad_value: 0.0,
         image: [x.dim(2), x.dim(3)],
     };
-    let [oh, ow] = win.out_hw();
+    if win.kernel.contains(&0) {
+        return Err(bad("the kernel has a zero-size spatial dim".into()));
+    }
+    let [oh, ow] = win.checked_out_hw(op.name())?;
     if oh == 0 || ow == 0 {
         return Err(bad(
             "kernel (after dilation) is larger than the padded input".into(),
@@ -480,8 +567,19 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
             "kernel, stride and dilation must be positive",
         ));
     }
-    let [oh, ow] = p.out_hw();
-    let kk = p.kernel[0] * p.kernel[1];
+    let [oh, ow] = p.checked_out_hw(op.name())?;
+    if oh == 0 || ow == 0 {
+        return Err(Error::InvalidShape {
+            op: op.name(),
+            shape: Box::new(x.clone()),
+            reason: format!(
+                "window {:?} (dilation {:?}) is larger than the padded image {:?} (padding {:?})",
+                p.kernel, p.dilation, p.image, p.padding
+            ),
+        });
+    }
+    let too_big = || Error::invalid(op.name(), format!("window {:?} is too large", p.kernel));
+    let kk = p.kernel[0].checked_mul(p.kernel[1]).ok_or_else(too_big)?;
     if op == OpId::Im2Col {
         if x.rank() != 4 || [x.dim(2), x.dim(3)] != p.image {
             return Err(Error::InvalidShape {
@@ -490,17 +588,8 @@ fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Resul
                 reason: format!("expected [N, C, {}, {}]", p.image[0], p.image[1]),
             });
         }
-        if oh == 0 || ow == 0 {
-            return Err(Error::InvalidShape {
-                op: op.name(),
-                shape: Box::new(x.clone()),
-                reason: "window larger than the padded input".into(),
-            });
-        }
-        Ok((
-            Shape::new(&[x.dim(0), x.dim(1) * kk, oh * ow]),
-            inputs[0].dtype(),
-        ))
+        let cols = x.dim(1).checked_mul(kk).ok_or_else(too_big)?;
+        Ok((Shape::new(&[x.dim(0), cols, oh * ow]), inputs[0].dtype()))
     } else {
         if x.rank() != 3 || !x.dim(1).is_multiple_of(kk) || x.dim(2) != oh * ow {
             return Err(Error::InvalidShape {

@@ -7,5 +7,5 @@ mod infer;
 mod params;
 
 pub use id::{OpDef, OpId, OpKind};
-pub use infer::{dispatch_dtype, infer};
+pub use infer::{check_scalar, dispatch_dtype, infer};
 pub use params::{Conv2dParams, DimVec, OpParams, WindowParams};

@@ -2,6 +2,7 @@
 
 use crate::device::Device;
 use crate::dtype::DType;
+use crate::error::{Error, Result};
 use crate::shape::{Shape, INLINE_RANK};
 use smallvec::SmallVec;
 
@@ -50,18 +51,63 @@ pub struct WindowParams {
 }
 
 impl WindowParams {
-    /// Output spatial size (number of window positions along h and w).
+    /// Output spatial size (number of window positions along h and w); 0 along a dim where
+    /// the window does not fit the padded image. Meaningful only for parameters that
+    /// [`WindowParams::checked_out_hw`] accepts (inference checks them before any kernel runs).
     pub fn out_hw(&self) -> [usize; 2] {
-        let f = |i: usize| {
-            let eff = self.dilation[i] * (self.kernel[i] - 1) + 1;
-            let padded = self.image[i] + 2 * self.padding[i];
-            if padded < eff {
+        self.checked_out_hw("window").unwrap_or([0, 0])
+    }
+
+    /// Output spatial size, checking the parameters: kernel, stride and dilation positive,
+    /// and window and padded-image extents that do not overflow. The product of the two
+    /// sizes fits in `usize`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `op`.
+    pub fn checked_out_hw(&self, op: &'static str) -> Result<[usize; 2]> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+                    self.kernel, self.stride, self.dilation
+                ),
+            ));
+        }
+        let mut out = [0; 2];
+        for i in 0..2 {
+            let eff = self.dilation[i]
+                .checked_mul(self.kernel[i] - 1)
+                .and_then(|e| e.checked_add(1));
+            // Kernels index the padded image with `isize` arithmetic: keep it in range.
+            let padded = self.padding[i]
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(self.image[i]))
+                .filter(|&p| p <= isize::MAX as usize);
+            let eff = eff.filter(|&e| e <= isize::MAX as usize);
+            let (Some(eff), Some(padded)) = (eff, padded) else {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "window {:?} with dilation {:?} over image {:?} with padding {:?} \
+                         overflows",
+                        self.kernel, self.dilation, self.image, self.padding
+                    ),
+                ));
+            };
+            out[i] = if padded < eff {
                 0
             } else {
                 (padded - eff) / self.stride[i] + 1
-            }
-        };
-        [f(0), f(1)]
+            };
+        }
+        if out[0].checked_mul(out[1]).is_none() {
+            return Err(Error::invalid(
+                op,
+                format!("{out:?} window positions overflow"),
+            ));
+        }
+        Ok(out)
     }
 }
 

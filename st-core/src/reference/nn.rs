@@ -4,6 +4,7 @@
 use super::{broadcast_shape, mismatch, norm_dim, sh, RefTensor};
 use crate::error::{Error, Result};
 use crate::op::{Conv2dParams, WindowParams};
+use crate::shape::dims_product;
 
 /// `a @ b` as `torch.matmul`: 1-d operands become a row (left) or column (right) and that dim
 /// is dropped from the result; leading batch dims broadcast.
@@ -37,7 +38,7 @@ pub fn matmul(a: &RefTensor, b: &RefTensor) -> Result<RefTensor> {
     let mut full_b = batch.clone();
     full_b.extend([k, n]);
     let (a3, b3) = (a2.broadcast_to(&full_a)?, b2.broadcast_to(&full_b)?);
-    let nb: usize = batch.iter().product();
+    let nb: usize = dims_product(batch.iter().copied());
     let mut data = Vec::with_capacity(nb * m * n);
     for p in 0..nb {
         for i in 0..m {
@@ -69,8 +70,8 @@ fn lanes(x: &RefTensor, dim: isize, f: impl Fn(&[f64]) -> Vec<f64>) -> Result<Re
     let d = norm_dim("reference softmax", dim, x.rank())?;
     let (n, st) = (x.shape[d], x.strides()[d]);
     let mut out = x.clone();
-    let outer: usize = x.shape[..d].iter().product();
-    let inner: usize = x.shape[d + 1..].iter().product();
+    let outer: usize = dims_product(x.shape[..d].iter().copied());
+    let inner: usize = dims_product(x.shape[d + 1..].iter().copied());
     for o in 0..outer {
         for i in 0..inner {
             let base = o * n * inner + i;

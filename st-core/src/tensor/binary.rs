@@ -5,7 +5,7 @@ use super::Tensor;
 use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::op::{OpId, OpParams};
+use crate::op::{check_scalar, OpId, OpParams};
 
 /// Promotes two operands to their common dtype (PyTorch `result_type`), casting as needed.
 fn promoted(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -23,7 +23,11 @@ fn binary(op: OpId, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// A 0-d tensor for a Python-style scalar operand: the tensor's dtype when the scalar fits its
 /// category (float tensor and any number, int tensor and an integral number), else f32.
-fn scalar_for(t: &Tensor, v: f64) -> Result<Tensor> {
+///
+/// # Errors
+/// An integral scalar outside the integer dtype's range is an error, as in PyTorch
+/// (`int32 + 3e9` does not wrap silently).
+fn scalar_for(op: OpId, t: &Tensor, v: f64) -> Result<Tensor> {
     let dt = if t.dtype().is_float() || (v.fract() == 0.0 && t.dtype() != DType::Bool) {
         t.dtype()
     } else if v.fract() == 0.0 {
@@ -31,6 +35,7 @@ fn scalar_for(t: &Tensor, v: f64) -> Result<Tensor> {
     } else {
         DType::F32
     };
+    check_scalar(op.name(), dt, v)?;
     Tensor::scalar(v, dt, &t.device())
 }
 
@@ -52,7 +57,7 @@ macro_rules! binary_ops {
             ///
             /// With a scalar right operand.
             pub fn $sname(&self, rhs: f64) -> Result<Tensor> {
-                binary(OpId::$op, self, &scalar_for(self, rhs)?)
+                binary(OpId::$op, self, &scalar_for(OpId::$op, self, rhs)?)
             }
         )*}
     };
@@ -97,7 +102,7 @@ impl Tensor {
 
     /// True division by a scalar.
     pub fn div_scalar(&self, rhs: f64) -> Result<Tensor> {
-        self.div(&scalar_for(self, rhs)?)
+        self.div(&scalar_for(OpId::Div, self, rhs)?)
     }
 
     /// Elementwise logical and (nonzero is true); returns bool.

@@ -1,12 +1,13 @@
 //! Creating tensors: from host data, constants, ranges, identity, and seeded random values.
 
 use super::Tensor;
+use crate::alloc::try_vec_from_fn;
 use crate::device::Device;
 use crate::dispatch::dispatch_on;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::op::{OpId, OpParams};
+use crate::op::{check_scalar, OpId, OpParams};
 use crate::shape::Shape;
 use crate::storage::backend;
 use parking_lot::Mutex;
@@ -67,7 +68,7 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        if shape.checked_numel() != Some(data.len()) {
             return Err(Error::ElementCount {
                 op: "from_vec",
                 len: data.len(),
@@ -76,7 +77,7 @@ impl Tensor {
         }
         let b = backend(device.backend())?;
         let storage = b.upload(device.ordinal(), T::DTYPE, bytemuck::cast_slice(data))?;
-        Ok(Tensor::from_storage(
+        Ok(Tensor::wrap(
             storage,
             Layout::contiguous(shape),
             T::DTYPE,
@@ -91,9 +92,30 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
+        let shape = shape.into();
+        if shape.checked_numel() != Some(data.len()) {
+            return Err(Error::ElementCount {
+                op: "from_f64_slice",
+                len: data.len(),
+                shape: Box::new(shape),
+            });
+        }
+        Tensor::from_fn("from_f64_slice", shape, dtype, device, |i| data[i])
+    }
+
+    /// A tensor of `shape` holding `f(0), f(1), ...` (row-major), computed on the host as
+    /// f64 and converted to `dtype` once, in fallibly allocated memory.
+    fn from_fn(
+        op: &'static str,
+        shape: Shape,
+        dtype: DType,
+        device: &Device,
+        mut f: impl FnMut(usize) -> f64,
+    ) -> Result<Tensor> {
+        let n = shape.valid_numel(op)?;
         crate::with_dtype!(dtype, T, {
-            let v: Vec<T> = data.iter().map(|&x| T::from_f64(x)).collect();
-            Tensor::from_vec(v, shape, device)
+            let v: Vec<T> = try_vec_from_fn(n, |i| T::from_f64(f(i)))?;
+            Tensor::from_slice(&v, shape, device)
         })
     }
 
@@ -163,15 +185,29 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
+        if !start.is_finite() || !end.is_finite() {
+            return Err(Error::invalid(
+                "arange",
+                format!("unsupported range from {start} to {end}: both ends must be finite"),
+            ));
+        }
         if step == 0.0 || !step.is_finite() || (end - start) * step < 0.0 {
             return Err(Error::invalid(
                 "arange",
                 format!("step {step} cannot go from {start} to {end}"),
             ));
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
-        let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Tensor::from_f64_slice(&v, [n], dtype, device)
+        let len = ((end - start) / step).ceil().max(0.0);
+        if !(len < isize::MAX as f64) {
+            return Err(Error::invalid(
+                "arange",
+                format!("from {start} to {end} by {step} gives {len} elements, too many"),
+            ));
+        }
+        let n = len as usize;
+        Tensor::from_fn("arange", Shape::from(n), dtype, device, |i| {
+            start + i as f64 * step
+        })
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive.
@@ -182,32 +218,23 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        let v: Vec<f64> = match steps {
-            0 => vec![],
-            1 => vec![start],
-            _ => {
-                let step = (end - start) / (steps - 1) as f64;
-                (0..steps)
-                    .map(|i| {
-                        if i == steps - 1 {
-                            end
-                        } else {
-                            start + i as f64 * step
-                        }
-                    })
-                    .collect()
+        let step = (end - start) / (steps.max(2) - 1) as f64;
+        Tensor::from_fn("linspace", Shape::from(steps), dtype, device, |i| {
+            if i == 0 {
+                start
+            } else if i == steps - 1 {
+                end
+            } else {
+                start + i as f64 * step
             }
-        };
-        Tensor::from_f64_slice(&v, [steps], dtype, device)
+        })
     }
 
     /// The `n × n` identity.
     pub fn eye(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        let mut v = vec![0.0; n * n];
-        for i in 0..n {
-            v[i * n + i] = 1.0;
-        }
-        Tensor::from_f64_slice(&v, [n, n], dtype, device)
+        Tensor::from_fn("eye", Shape::from([n, n]), dtype, device, |i| {
+            f64::from(u8::from(i % (n + 1) == 0))
+        })
     }
 
     /// Uniform `[0, 1)` from the default generator (see [`manual_seed`]).
@@ -245,11 +272,9 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         float_only("rand", dtype)?;
-        let shape = shape.into();
-        let v: Vec<f64> = (0..shape.numel())
-            .map(|_| gen.rng.random::<f64>())
-            .collect();
-        Tensor::from_f64_slice(&v, shape, dtype, device)
+        Tensor::from_fn("rand", shape.into(), dtype, device, |_| {
+            gen.rng.random::<f64>()
+        })
     }
 
     /// Standard normal from `gen`.
@@ -260,11 +285,9 @@ impl Tensor {
         device: &Device,
     ) -> Result<Tensor> {
         float_only("randn", dtype)?;
-        let shape = shape.into();
-        let v: Vec<f64> = (0..shape.numel())
-            .map(|_| StandardNormal.sample(&mut gen.rng))
-            .collect();
-        Tensor::from_f64_slice(&v, shape, dtype, device)
+        Tensor::from_fn("randn", shape.into(), dtype, device, |_| {
+            StandardNormal.sample(&mut gen.rng)
+        })
     }
 
     /// Uniform integers in `[low, high)` from `gen`.
@@ -285,11 +308,21 @@ impl Tensor {
                 format!("empty range [{low}, {high})"),
             ));
         }
+        // Both bounds must be values of the dtype (PyTorch checks the same); every i64 is.
+        if dtype != DType::I64 {
+            check_scalar("randint", dtype, low as f64)?;
+            check_scalar("randint", dtype, (high - 1) as f64)?;
+        }
         let shape = shape.into();
-        let v: Vec<f64> = (0..shape.numel())
-            .map(|_| gen.rng.random_range(low..high) as f64)
-            .collect();
-        Tensor::from_f64_slice(&v, shape, dtype, device)
+        if dtype == DType::I64 {
+            // Drawn as i64 directly: beyond 2^53 a trip through f64 would round.
+            let n = shape.valid_numel("randint")?;
+            let v = try_vec_from_fn(n, |_| gen.rng.random_range(low..high))?;
+            return Tensor::from_slice(&v, shape, device);
+        }
+        Tensor::from_fn("randint", shape, dtype, device, |_| {
+            gen.rng.random_range(low..high) as f64
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::shape::Shape;
+use crate::shape::{normalize_dim, Shape};
 use crate::storage::{backend, Storage};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +26,26 @@ pub(crate) struct TensorImpl {
 }
 
 impl Tensor {
-    /// Wraps a backend buffer. Backends and the dispatcher use this; users create tensors with
-    /// the constructors in `create`.
-    pub fn from_storage(storage: Storage, layout: Layout, dtype: DType, device: Device) -> Tensor {
+    /// Wraps a backend buffer holding `dtype` elements in a view with `layout`. Backends use
+    /// this; users create tensors with the constructors in `create`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the layout is malformed or addresses an element
+    /// outside the buffer (see [`Layout::check_fits`]).
+    pub fn from_storage(
+        storage: Storage,
+        layout: Layout,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        let len = storage.len_bytes() / dtype.size_in_bytes();
+        layout.check_fits("from_storage", len)?;
+        Ok(Tensor::wrap(storage, layout, dtype, device))
+    }
+
+    /// [`Tensor::from_storage`] for callers that built the layout for this very buffer.
+    #[inline]
+    pub(crate) fn wrap(storage: Storage, layout: Layout, dtype: DType, device: Device) -> Tensor {
         Tensor::with_grad_fn(storage, layout, dtype, device, None)
     }
 
@@ -53,7 +70,7 @@ impl Tensor {
 
     /// A new view of the same storage with another layout (no autograd link).
     pub(crate) fn view_with_layout(&self, layout: Layout) -> Tensor {
-        Tensor::from_storage(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
+        Tensor::wrap(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
     }
 
     /// Shape.
@@ -73,7 +90,13 @@ impl Tensor {
     /// # Errors
     /// [`Error::DimOutOfRange`].
     pub fn size(&self, d: isize) -> Result<usize> {
-        Ok(self.dims()[self.shape().normalize_dim("size", d)?])
+        // A 0-d tensor has no dims to ask for (PyTorch: "tensor has no dimensions").
+        let i = normalize_dim("size", d, self.rank())?;
+        self.dims().get(i).copied().ok_or(Error::DimOutOfRange {
+            op: "size",
+            dim: d,
+            rank: 0,
+        })
     }
 
     /// Rank (number of dims).
@@ -188,10 +211,6 @@ impl Tensor {
         *self.0.grad.lock() = None;
     }
 
-    pub(crate) fn set_grad(&self, g: Option<Tensor>) {
-        *self.0.grad.lock() = g;
-    }
-
     /// Backpropagates from this one-element tensor (a loss), accumulating `grad()` on every
     /// leaf that requires grad. The graph is freed afterwards.
     ///
@@ -285,7 +304,7 @@ impl Tensor {
         let bytes = self.to_bytes()?;
         let dst = backend(device.backend())?;
         let storage = dst.upload(device.ordinal(), self.dtype(), &bytes)?;
-        let out = Tensor::from_storage(
+        let out = Tensor::wrap(
             storage,
             Layout::contiguous(self.shape().clone()),
             self.dtype(),

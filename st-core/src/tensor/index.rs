@@ -121,6 +121,13 @@ impl Tensor {
                 reason: "weight must be [num_embeddings, embedding_dim]".into(),
             });
         }
+        if !matches!(ids.dtype(), DType::I64 | DType::I32) {
+            return Err(Error::DTypeMismatch {
+                op: "embedding",
+                got: vec![self.dtype(), ids.dtype()],
+                reason: "ids must be i64 or i32 (float and bool ids are not truncated)".into(),
+            });
+        }
         let ids64 = ids.to_dtype(DType::I64)?;
         let flat = ids64.reshape(&[-1])?;
         let rows = self.index_select(0, &flat)?;

@@ -8,7 +8,7 @@ use crate::dispatch::dispatch;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{DimVec, OpId, OpParams};
-use crate::shape::{normalize_dim, Shape};
+use crate::shape::{dims_product, normalize_dim, Shape};
 
 impl Tensor {
     fn view_op(&self, op: OpId, params: OpParams, layout: Layout) -> Tensor {
@@ -19,7 +19,6 @@ impl Tensor {
     fn resolve_shape(&self, op: &'static str, dims: &[isize]) -> Result<Shape> {
         let numel = self.numel();
         let mut infer = None;
-        let mut known = 1usize;
         for (i, &d) in dims.iter().enumerate() {
             if d == -1 {
                 if infer.replace(i).is_some() {
@@ -30,28 +29,29 @@ impl Tensor {
                 }
             } else if d < 0 {
                 return Err(Error::invalid(op, format!("invalid size {d} in {dims:?}")));
-            } else {
-                known *= d as usize;
             }
         }
         let mut out: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
+        let mismatch = |out: &[usize]| Error::ElementCount {
+            op,
+            len: numel,
+            shape: Box::new(Shape::new(out)),
+        };
         if let Some(i) = infer {
+            // The product of the known dims (the -1 counts as 1 here); an overflow cannot
+            // divide an element count that exists.
+            out[i] = 1;
+            let known = Shape::new(&out)
+                .checked_numel()
+                .ok_or_else(|| mismatch(&out))?;
             if known == 0 || !numel.is_multiple_of(known) {
-                return Err(Error::ElementCount {
-                    op,
-                    len: numel,
-                    shape: Box::new(Shape::new(&out)),
-                });
+                return Err(mismatch(&out));
             }
             out[i] = numel / known;
         }
         let shape = Shape::new(&out);
-        if shape.numel() != numel {
-            return Err(Error::ElementCount {
-                op,
-                len: numel,
-                shape: Box::new(shape),
-            });
+        if shape.checked_numel() != Some(numel) {
+            return Err(mismatch(&out));
         }
         Ok(shape)
     }
@@ -74,7 +74,7 @@ impl Tensor {
 
     /// Reshapes to an explicit shape.
     pub fn reshape_to(&self, shape: &Shape) -> Result<Tensor> {
-        if shape.numel() != self.numel() {
+        if shape.checked_numel() != Some(self.numel()) {
             return Err(Error::ElementCount {
                 op: "reshape",
                 len: self.numel(),
@@ -155,8 +155,27 @@ impl Tensor {
     }
 
     /// Elements `start..start+len` of `dim` (a view).
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] when `start + len` exceeds the dim (PyTorch errors too;
+    /// [`Tensor::slice`] clamps instead).
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Tensor> {
-        self.slice(dim, start as isize, (start + len) as isize, 1)
+        let d = normalize_dim("narrow", dim, self.rank())?;
+        let Some(&size) = self.dims().get(d) else {
+            return Err(Error::InvalidShape {
+                op: "narrow",
+                shape: Box::new(self.shape().clone()),
+                reason: "cannot narrow a 0-d tensor".into(),
+            });
+        };
+        match start.checked_add(len) {
+            Some(end) if end <= size => self.slice(d as isize, start as isize, end as isize, 1),
+            _ => Err(Error::IndexOutOfRange {
+                op: "narrow",
+                index: i64::try_from(start.saturating_add(len)).unwrap_or(i64::MAX),
+                size,
+            }),
+        }
     }
 
     /// Python-style slice `start:end:step` of `dim` (negative start/end count from the end and
@@ -287,7 +306,7 @@ impl Tensor {
         }
         let d = self.dims();
         let mut out: Vec<usize> = d[..s].to_vec();
-        out.push(d[s..=e].iter().product());
+        out.push(dims_product(d[s..=e].iter().copied()));
         out.extend_from_slice(&d[e + 1..]);
         self.reshape_to(&Shape::new(&out))
     }

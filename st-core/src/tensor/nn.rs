@@ -121,7 +121,7 @@ impl Tensor {
                 reason: "expected [N, C, H, W]".into(),
             });
         }
-        if padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1] {
+        if padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2 {
             return Err(Error::invalid(
                 op,
                 format!("padding {padding:?} must be at most half of kernel {kernel:?}"),

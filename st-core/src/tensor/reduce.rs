@@ -7,7 +7,7 @@ use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{DimVec, OpId, OpParams};
-use crate::shape::{normalize_dim, normalize_dims};
+use crate::shape::{dims_product, normalize_dim, normalize_dims};
 
 impl Tensor {
     fn reduce(&self, op: OpId, dims: &[isize], keepdim: bool) -> Result<Tensor> {
@@ -72,7 +72,7 @@ impl Tensor {
 
     fn reduced_count(&self, op: &'static str, dims: &[isize]) -> Result<usize> {
         let d = normalize_dims(op, dims, self.rank())?;
-        Ok(d.iter().map(|&i| self.dims()[i]).product())
+        Ok(dims_product(d.iter().map(|&i| self.dims()[i])))
     }
 
     fn float_only(&self, op: &'static str) -> Result<()> {

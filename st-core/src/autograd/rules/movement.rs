@@ -63,7 +63,9 @@ fn slice(
     if len == 0 || g.numel() == 0 {
         return zeros(x.shape(), g);
     }
-    if step == 1 {
+    // One element is a contiguous slice whatever the step (a huge step must not overflow
+    // the index range below).
+    if step == 1 || len == 1 {
         let after = n.saturating_sub(start + len);
         if start == 0 && after == 0 {
             return Ok(g.clone());

@@ -72,8 +72,29 @@ macro_rules! int_arith {
             // Integer division truncates; division by zero yields 0 rather than trapping
             // (true division of integers is promoted to float before reaching here).
             #[inline(always)] fn div(a: Self, b: Self) -> Self { a.checked_div(b).unwrap_or(0) }
+            // PyTorch's integer pow: wraps on overflow; a negative exponent gives 0 except
+            // for bases 1 and -1. The whole exponent counts (no truncation to 32 bits).
             #[inline(always)] fn pow(a: Self, b: Self) -> Self {
-                if (b as i64) < 0 { 0 } else { a.wrapping_pow(b as u32) }
+                let e = b as i64;
+                if e < 0 {
+                    return match a as i64 {
+                        1 => 1 as $t,
+                        -1 => if e % 2 == 0 { 1 as $t } else { a },
+                        _ => 0 as $t,
+                    };
+                }
+                if let Ok(small) = u32::try_from(e) {
+                    return a.wrapping_pow(small);
+                }
+                let (mut base, mut e, mut acc) = (a, e as u64, 1 as $t);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = acc.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                acc
             }
             #[inline(always)] fn max(a: Self, b: Self) -> Self { Ord::max(a, b) }
             #[inline(always)] fn min(a: Self, b: Self) -> Self { Ord::min(a, b) }

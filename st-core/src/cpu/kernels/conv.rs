@@ -8,6 +8,7 @@
 use super::binary::Arith;
 use super::matmul::{gemm_into, parallelism_for, GemmElem, MatRef};
 use super::util::buf;
+use crate::alloc::try_vec_filled;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelCaps, KernelInput};
 use crate::dtype::{DType, Element};
@@ -128,7 +129,7 @@ fn run_im2col<T: Element>(args: &KernelArgs<'_>) -> Result<Storage> {
     let x = dense::<T>(&args.inputs[0])?;
     let [oh, ow] = p.out_hw();
     let (l, kk, hw) = (oh * ow, p.kernel[0] * p.kernel[1], p.image[0] * p.image[1]);
-    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
     let o = out.as_mut_slice::<T>();
     if !o.is_empty() {
         // One task per (image, channel) plane: `kk` rows of the output.
@@ -190,18 +191,18 @@ fn run_col2im(args: &KernelArgs<'_>) -> Result<Storage> {
     let p = window(args.params)?;
     let inp = &args.inputs[0];
     let numel = args.out_shape.numel();
-    let mut out = CpuBuffer::for_output(args.out_dtype, numel);
+    let mut out = CpuBuffer::for_output(args.out_dtype, numel)?;
     match inp.dtype {
         DType::F32 => col2im_into(dense::<f32>(inp)?, &p, out.as_mut_slice::<f32>()),
         DType::F64 => col2im_into(dense::<f64>(inp)?, &p, out.as_mut_slice::<f64>()),
         DType::F16 => {
-            let mut acc = vec![0f32; numel];
-            col2im_into(&half_to_f32(dense::<f16>(inp)?), &p, &mut acc);
+            let mut acc = try_vec_filled(numel, 0f32)?;
+            col2im_into(&half_to_f32(dense::<f16>(inp)?)?, &p, &mut acc);
             out.as_mut_slice::<f16>().convert_from_f32_slice(&acc);
         }
         DType::BF16 => {
-            let mut acc = vec![0f32; numel];
-            col2im_into(&half_to_f32(dense::<bf16>(inp)?), &p, &mut acc);
+            let mut acc = try_vec_filled(numel, 0f32)?;
+            col2im_into(&half_to_f32(dense::<bf16>(inp)?)?, &p, &mut acc);
             out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
         }
         dt => return Err(unsupported("col2im", dt)),
@@ -210,13 +211,13 @@ fn run_col2im(args: &KernelArgs<'_>) -> Result<Storage> {
 }
 
 /// A half-precision slice widened to f32.
-fn half_to_f32<H>(x: &[H]) -> Vec<f32>
+fn half_to_f32<H>(x: &[H]) -> Result<Vec<f32>>
 where
     [H]: HalfFloatSliceExt,
 {
-    let mut v = vec![0f32; x.len()];
+    let mut v = try_vec_filled(x.len(), 0f32)?;
     x.convert_to_f32_slice(&mut v);
-    v
+    Ok(v)
 }
 
 fn unsupported(op: &'static str, dt: DType) -> Error {
@@ -368,17 +369,17 @@ fn run_conv2d(args: &KernelArgs<'_>) -> Result<Storage> {
             "conv2d kernel got shapes {xd:?} x {wd:?}"
         )));
     }
-    let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
     match xi.dtype {
         DType::F32 => conv_typed(dense::<f32>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f32>())?,
         DType::F64 => conv_typed(dense::<f64>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f64>())?,
         DType::F16 => conv_typed(dense::<f16>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f16>())?,
         DType::BF16 => {
             let (x, w) = (
-                half_to_f32(dense::<bf16>(xi)?),
-                half_to_f32(dense::<bf16>(wi)?),
+                half_to_f32(dense::<bf16>(xi)?)?,
+                half_to_f32(dense::<bf16>(wi)?)?,
             );
-            let mut acc = vec![0f32; out.len()];
+            let mut acc = try_vec_filled(out.len(), 0f32)?;
             conv_typed(&x, &w, &g, &mut acc)?;
             out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
         }

@@ -20,7 +20,7 @@ fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
     with_dtype!(x.dtype, T, {
         if let Some(off) = x.layout.contiguous_offset() {
             let data = buf::<T>(x)?;
-            return Ok(CpuBuffer::from_slice(&data[off..off + x.layout.numel()]).into_storage());
+            return Ok(CpuBuffer::from_slice(&data[off..off + x.layout.numel()])?.into_storage());
         }
         map1::<T, T>(x, |v| v)
     })
@@ -231,7 +231,7 @@ fn fill(args: &KernelArgs<'_>) -> Result<Storage> {
         return Err(Error::Internal("fill without Fill params".into()));
     };
     with_dtype!(args.out_dtype, T, {
-        let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel());
+        let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
         out.as_mut_slice::<T>().fill(T::from_f64(*value));
         Ok(out.into_storage())
     })

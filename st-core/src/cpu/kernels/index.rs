@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::OpParams;
 use crate::register_kernel;
-use crate::shape::Shape;
+use crate::shape::{dims_product, Shape};
 use crate::storage::Storage;
 use crate::with_dtype;
 use half::{bf16, f16};
@@ -34,7 +34,7 @@ fn dim_param(args: &KernelArgs<'_>) -> Result<usize> {
 /// Size of dim `d` and the product of the dims after it (1 and 1 for a 0-d shape).
 fn size_inner(dims: &[usize], d: usize) -> (usize, usize) {
     match dims.get(d) {
-        Some(&n) => (n, dims[d + 1..].iter().product()),
+        Some(&n) => (n, dims_product(dims[d + 1..].iter().copied())),
         None => (1, 1),
     }
 }
@@ -51,7 +51,7 @@ fn check(op: &'static str, i: i64, size: usize) -> Result<usize> {
 
 fn cat<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
     let numel = args.out_shape.numel();
-    let mut out = CpuBuffer::for_output(args.out_dtype, numel);
+    let mut out = CpuBuffer::for_output(args.out_dtype, numel)?;
     if numel == 0 {
         return Ok(out.into_storage());
     }
@@ -111,7 +111,7 @@ fn index_select<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> 
         .map(|&i| check("index_select", i, n))
         .collect::<Result<_>>()?;
     let numel = args.out_shape.numel();
-    let mut out = CpuBuffer::for_output(args.out_dtype, numel);
+    let mut out = CpuBuffer::for_output(args.out_dtype, numel)?;
     if numel == 0 {
         return Ok(out.into_storage());
     }
@@ -158,7 +158,7 @@ fn gather<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
         Some(&n) => (n, x.layout.strides()[d]),
         None => (1, 0),
     };
-    let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
     let o = out.as_mut_slice::<T>();
     let base = bases(
         index.layout.shape(),
@@ -182,7 +182,7 @@ fn scatter_add<T: Arith>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
     let (x, index, src) = (&args.inputs[0], &args.inputs[1], &args.inputs[2]);
     let ids = elems::<i64>(index)?;
     let s = buf::<T>(src)?;
-    let mut out = CpuBuffer::from_slice::<T>(&elems::<T>(x)?);
+    let mut out = CpuBuffer::from_slice::<T>(&elems::<T>(x)?)?;
     let o = out.as_mut_slice::<T>();
     let out_strides = x.layout.shape().contiguous_strides();
     let (n, stride) = match x.layout.dims().get(d) {

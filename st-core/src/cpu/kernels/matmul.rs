@@ -6,12 +6,14 @@
 
 use super::binary::Arith;
 use super::util::{buf, gather_strided};
+use crate::alloc::try_vec_filled;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelInput};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::register_kernel;
+use crate::shape::dims_product;
 use crate::storage::Storage;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
@@ -211,7 +213,7 @@ impl Plan {
     }
 
     fn batch_count(&self) -> usize {
-        self.batch.iter().product()
+        dims_product(self.batch.iter().copied())
     }
 
     /// The two operand matrices of batch entry `bi` (row-major over the batch dims).
@@ -241,7 +243,7 @@ fn operand<'a, T: Element>(
     if friendly {
         Ok((Cow::Borrowed(data), inp.layout.clone()))
     } else {
-        let dense = gather_strided(data, inp.layout);
+        let dense = gather_strided(data, inp.layout)?;
         Ok((
             Cow::Owned(dense),
             Layout::contiguous(inp.layout.shape().clone()),
@@ -288,7 +290,7 @@ fn run_gemm<T: GemmElem>(args: &KernelArgs<'_>) -> Result<Storage> {
     let plan = Plan::new(x.layout, y.layout, args.out_shape.rank())?;
     let (xa, la) = operand::<T>(x, gemm_friendly(&plan.a, plan.m, plan.k))?;
     let (yb, lb) = operand::<T>(y, gemm_friendly(&plan.b, plan.k, plan.n))?;
-    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
     matmul_gemm::<T>(
         (&xa, &la),
         (&yb, &lb),
@@ -301,7 +303,7 @@ fn run_gemm<T: GemmElem>(args: &KernelArgs<'_>) -> Result<Storage> {
 /// An input converted to f32 in row-major order.
 fn bf16_to_f32(inp: &KernelInput<'_>) -> Result<Vec<f32>> {
     let data = buf::<bf16>(inp)?;
-    let mut v = vec![0f32; inp.layout.numel()];
+    let mut v = try_vec_filled(inp.layout.numel(), 0f32)?;
     match inp.layout.contiguous_offset() {
         Some(off) => data[off..off + v.len()].convert_to_f32_slice(&mut v),
         None => v
@@ -317,9 +319,9 @@ fn run_bf16(args: &KernelArgs<'_>) -> Result<Storage> {
     let (xa, ya) = (bf16_to_f32(x)?, bf16_to_f32(y)?);
     let la = Layout::contiguous(x.layout.shape().clone());
     let lb = Layout::contiguous(y.layout.shape().clone());
-    let mut acc = vec![0f32; args.out_shape.numel()];
+    let mut acc = try_vec_filled(args.out_shape.numel(), 0f32)?;
     matmul_gemm::<f32>((&xa, &la), (&ya, &lb), &mut acc, args.out_shape.rank())?;
-    let mut out = CpuBuffer::for_output(DType::BF16, acc.len());
+    let mut out = CpuBuffer::for_output(DType::BF16, acc.len())?;
     out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
     Ok(out.into_storage())
 }
@@ -346,16 +348,21 @@ fn int_row<T: Arith>(c: &mut [T], a_row: &[T], b: &[T], n: usize) {
 fn run_int<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
     let (xa, ya) = (
-        gather_strided(buf::<T>(x)?, x.layout),
-        gather_strided(buf::<T>(y)?, y.layout),
+        gather_strided(buf::<T>(x)?, x.layout)?,
+        gather_strided(buf::<T>(y)?, y.layout)?,
     );
     let la = Layout::contiguous(x.layout.shape().clone());
     let lb = Layout::contiguous(y.layout.shape().clone());
     let p = Plan::new(&la, &lb, args.out_shape.rank())?;
     let (m, n, k) = (p.m, p.n, p.k);
-    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
     let o = out.as_mut_slice::<T>();
-    if n == 0 || o.is_empty() {
+    if k == 0 {
+        // An empty inner dimension sums nothing (the operands' batch strides of an empty
+        // matrix address nothing either).
+        o.fill(T::zero());
+    }
+    if n == 0 || k == 0 || o.is_empty() {
         return Ok(out.into_storage());
     }
     // Contiguous operands: a's rows have stride k, b is row-major k×n (a 1-d rhs of length k is

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
+use crate::shape::dims_product;
 use crate::storage::Storage;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
@@ -53,7 +54,7 @@ struct Odometer<'a> {
 
 impl<'a> Odometer<'a> {
     fn new(dims: &'a [(usize, isize)], base: usize, start: usize) -> Self {
-        let numel: usize = dims.iter().map(|d| d.0).product();
+        let numel: usize = dims_product(dims.iter().map(|d| d.0));
         let mut idx = SmallVec::from_elem(0, dims.len());
         let (mut rest, mut off) = (start, base as isize);
         for (i, &(n, s)) in dims.iter().enumerate().rev() {
@@ -371,7 +372,7 @@ fn fold_range<R: Reducer>(
 
 /// All reduced positions for one output, split into parallel pieces when there are many.
 fn fold_all<R: Reducer>(data: &[R::In], base: usize, red: &[(usize, isize)], par: bool) -> R::Acc {
-    let total: usize = red.iter().map(|d| d.0).product();
+    let total: usize = dims_product(red.iter().map(|d| d.0));
     if !par || total < 2 * PIECE {
         return fold_range::<R>(R::ID, data, base, red, 0, total);
     }
@@ -401,7 +402,7 @@ fn fold_columns<R: Reducer>(
     out: &mut [R::Out],
     par: bool,
 ) {
-    let total: usize = red.iter().map(|d| d.0).product();
+    let total: usize = dims_product(red.iter().map(|d| d.0));
     let n = out.len();
     let block = |lo: usize, hi: usize| {
         let mut acc = vec![R::ID; n];
@@ -451,9 +452,9 @@ fn fold_columns<R: Reducer>(
 
 fn reduce<R: Reducer>(x: &KernelInput<'_>, dims: &[usize], out_numel: usize) -> Result<Storage> {
     let data = buf::<R::In>(x)?;
-    let mut out = CpuBuffer::for_output(R::Out::DTYPE, out_numel);
+    let mut out = CpuBuffer::for_output(R::Out::DTYPE, out_numel)?;
     let o = out.as_mut_slice::<R::Out>();
-    let red_numel: usize = dims.iter().map(|&d| x.layout.dims()[d]).product();
+    let red_numel: usize = dims_product(dims.iter().map(|&d| x.layout.dims()[d]));
     if o.is_empty() {
         return Ok(out.into_storage());
     }
@@ -615,7 +616,7 @@ fn arg_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
     };
     let x = &args.inputs[0];
     let max = args.op == OpId::ArgMax;
-    let mut out = CpuBuffer::for_output(DType::I64, args.out_shape.numel());
+    let mut out = CpuBuffer::for_output(DType::I64, args.out_shape.numel())?;
     let o = out.as_mut_slice::<i64>();
     match x.dtype {
         DType::F32 => arg::<f32>(x, *dim, o, max)?,

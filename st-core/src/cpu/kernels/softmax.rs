@@ -11,12 +11,14 @@
 use super::util::{elems, PAR_CHUNK, PAR_THRESHOLD};
 #[cfg(target_arch = "x86_64")]
 use super::util::{simd_level, SimdLevel};
+use crate::alloc::try_vec_filled;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelCaps};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
+use crate::shape::dims_product;
 use crate::storage::Storage;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
@@ -315,11 +317,11 @@ fn softmax_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
     let log = args.op == OpId::LogSoftmax;
     let dims = x.layout.dims();
     let (n, inner) = match dims.get(d) {
-        Some(&n) => (n, dims[d + 1..].iter().product()),
+        Some(&n) => (n, dims_product(dims[d + 1..].iter().copied())),
         None => (1, 1),
     };
     let numel = x.layout.numel();
-    let mut out = CpuBuffer::for_output(x.dtype, numel);
+    let mut out = CpuBuffer::for_output(x.dtype, numel)?;
     if numel == 0 {
         return Ok(out.into_storage());
     }
@@ -327,16 +329,16 @@ fn softmax_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
         DType::F32 => softmax(&elems::<f32>(x)?, out.as_mut_slice::<f32>(), n, inner, log),
         DType::F64 => softmax(&elems::<f64>(x)?, out.as_mut_slice::<f64>(), n, inner, log),
         DType::F16 => {
-            let mut w = vec![0.0f32; numel];
+            let mut w = try_vec_filled(numel, 0f32)?;
             elems::<f16>(x)?.convert_to_f32_slice(&mut w);
-            let mut o = vec![0.0f32; numel];
+            let mut o = try_vec_filled(numel, 0f32)?;
             softmax(&w, &mut o, n, inner, log);
             out.as_mut_slice::<f16>().convert_from_f32_slice(&o);
         }
         DType::BF16 => {
-            let mut w = vec![0.0f32; numel];
+            let mut w = try_vec_filled(numel, 0f32)?;
             elems::<bf16>(x)?.convert_to_f32_slice(&mut w);
-            let mut o = vec![0.0f32; numel];
+            let mut o = try_vec_filled(numel, 0f32)?;
             softmax(&w, &mut o, n, inner, log);
             out.as_mut_slice::<bf16>().convert_from_f32_slice(&o);
         }

@@ -116,7 +116,7 @@ fn where_typed<T: Blend>(
     b: &KernelInput<'_>,
 ) -> Result<Storage> {
     let n = a.layout.numel();
-    let mut out = CpuBuffer::for_output(T::DTYPE, n);
+    let mut out = CpuBuffer::for_output(T::DTYPE, n)?;
     let o = out.as_mut_slice::<T>();
     let pick = T::blend;
     match (
@@ -201,7 +201,7 @@ fn masked_fill_typed<T: Blend>(
 ) -> Result<Storage> {
     let v = fill_value::<T>("masked_fill", value)?;
     let n = x.layout.numel();
-    let mut out = CpuBuffer::for_output(T::DTYPE, n);
+    let mut out = CpuBuffer::for_output(T::DTYPE, n)?;
     let o = out.as_mut_slice::<T>();
     let pick = move |m: Bool8, x: T| T::blend(m, v, x);
     match (contiguous::<T>(x)?, contiguous::<Bool8>(m)?) {

@@ -1,5 +1,6 @@
 //! Shared helpers for CPU kernels: typed input access and parallel elementwise maps.
 
+use crate::alloc::try_vec_with_capacity;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::KernelInput;
 use crate::dtype::Element;
@@ -60,11 +61,17 @@ pub fn contiguous<'a, T: Element>(inp: &KernelInput<'a>) -> Result<Option<&'a [T
 }
 
 /// Gathers a strided view into a new row-major vector.
-pub fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
-    if let Some(off) = layout.contiguous_offset() {
-        return data[off..off + layout.numel()].to_vec();
+///
+/// # Errors
+/// [`crate::Error::OutOfMemory`] when the copy cannot be allocated (an expanded view can
+/// address far more elements than its buffer holds).
+pub fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Result<Vec<T>> {
+    let mut v = try_vec_with_capacity(layout.numel())?;
+    match layout.contiguous_offset() {
+        Some(off) => v.extend_from_slice(&data[off..off + layout.numel()]),
+        None => v.extend(layout.offsets().map(|o| data[o])),
     }
-    layout.offsets().map(|o| data[o]).collect()
+    Ok(v)
 }
 
 /// Input elements in row-major order: borrowed when contiguous, gathered otherwise.
@@ -72,7 +79,7 @@ pub fn elems<'a, T: Element>(inp: &KernelInput<'a>) -> Result<std::borrow::Cow<'
     let data = buf::<T>(inp)?;
     Ok(match inp.layout.contiguous_offset() {
         Some(off) => std::borrow::Cow::Borrowed(&data[off..off + inp.layout.numel()]),
-        None => std::borrow::Cow::Owned(gather_strided(data, inp.layout)),
+        None => std::borrow::Cow::Owned(gather_strided(data, inp.layout)?),
     })
 }
 
@@ -101,7 +108,7 @@ pub fn map1<T: Element, U: Element>(
     f: impl Fn(T) -> U + Sync + Send,
 ) -> Result<Storage> {
     let n = x.layout.numel();
-    let mut out = CpuBuffer::for_output(U::DTYPE, n);
+    let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
     let o = out.as_mut_slice::<U>();
     match contiguous::<T>(x)? {
         Some(a) => {
@@ -136,7 +143,7 @@ pub fn map2<T: Element, U: Element>(
     f: impl Fn(T, T) -> U + Sync + Send,
 ) -> Result<Storage> {
     let n = a.layout.numel();
-    let mut out = CpuBuffer::for_output(U::DTYPE, n);
+    let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
     let o = out.as_mut_slice::<U>();
     match (contiguous::<T>(a)?, contiguous::<T>(b)?) {
         (Some(x), Some(y)) => {
