@@ -198,7 +198,8 @@ impl Tensor {
             ));
         }
         let len = ((end - start) / step).ceil().max(0.0);
-        if !(len < isize::MAX as f64) {
+        // `len` is never NaN: `max` returns 0 for it.
+        if len >= isize::MAX as f64 {
             return Err(Error::invalid(
                 "arange",
                 format!("from {start} to {end} by {step} gives {len} elements, too many"),
