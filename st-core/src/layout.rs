@@ -45,7 +45,6 @@ impl Layout {
     /// may then take `[offset, offset + numel)` of any buffer, even an empty one.
     #[inline]
     pub fn from_parts(shape: Shape, strides: Strides, offset: usize) -> Self {
-        debug_assert_eq!(shape.rank(), strides.len());
         let numel = shape.numel();
         let contiguous = numel == 0 || row_major(shape.dims(), &strides);
         Layout {
@@ -239,17 +238,19 @@ impl Layout {
     /// Keeps elements `start, start+step, ...` below `end` of dim `dim` (all normalized).
     ///
     /// The caller guarantees `start + (len - 1) * step < dims[dim]` when `len > 0`, so every
-    /// offset computed here is one of an existing element.
+    /// offset computed here is one of an existing element. The offset and strides of a view
+    /// with no elements address nothing, so they saturate instead of overflowing (the dims
+    /// of an empty tensor may be huge).
     pub fn sliced(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut l = self.clone();
-        if len > 0 {
+        l.shape.0[dim] = len;
+        if l.shape.checked_numel().is_some_and(|n| n > 0) {
             l.offset += start * self.strides[dim] as usize;
         }
-        l.shape.0[dim] = len;
         // With one element or none the stride of `dim` never moves to another element; a
         // huge step then must not overflow it.
         if len > 1 {
-            l.strides[dim] *= step as isize;
+            l.strides[dim] = l.strides[dim].saturating_mul(step as isize);
         }
         l.refreshed()
     }
@@ -257,9 +258,11 @@ impl Layout {
     /// Removes dim `dim` by fixing its index.
     pub fn selected(&self, dim: usize, index: usize) -> Layout {
         let mut l = self.clone();
-        l.offset += index * self.strides[dim] as usize;
         l.shape.0.remove(dim);
         l.strides.remove(dim);
+        if l.shape.checked_numel().is_some_and(|n| n > 0) {
+            l.offset += index * self.strides[dim] as usize;
+        }
         l.refreshed()
     }
 
@@ -267,7 +270,7 @@ impl Layout {
     pub fn unsqueezed(&self, dim: usize) -> Layout {
         let mut l = self.clone();
         let stride = if dim < self.rank() {
-            self.strides[dim] * self.shape.dim(dim) as isize
+            self.strides[dim].saturating_mul(self.shape.dim(dim) as isize)
         } else {
             1
         };
@@ -334,7 +337,7 @@ fn row_major(dims: &[usize], strides: &[isize]) -> bool {
             if s != expected {
                 return false;
             }
-            expected *= d as isize;
+            expected = expected.saturating_mul(d as isize);
         }
     }
     true
@@ -371,13 +374,17 @@ impl Iterator for StridedOffsets<'_> {
         let out = self.next as usize;
         let dims = self.layout.dims();
         let strides = self.layout.strides();
+        // Wrapping: stepping past the end of a dim and back is exact in two's complement,
+        // and the stride of a size-1 dim (which may be anything) cancels out.
         for d in (0..dims.len()).rev() {
             self.index[d] += 1;
-            self.next += strides[d];
+            self.next = self.next.wrapping_add(strides[d]);
             if self.index[d] < dims[d] {
                 break;
             }
-            self.next -= strides[d] * dims[d] as isize;
+            self.next = self
+                .next
+                .wrapping_sub(strides[d].wrapping_mul(dims[d] as isize));
             self.index[d] = 0;
         }
         Some(out)

@@ -68,8 +68,14 @@ impl Shape {
     /// Number of elements, or `None` when it exceeds `isize::MAX` (the largest count whose
     /// strides and byte offsets are representable). A zero dim makes the count 0 whatever
     /// the other dims are.
+    ///
+    /// Every dim must also fit in `isize` (as in PyTorch, whose sizes are `int64`), even when
+    /// another dim is 0: strides and index arithmetic over the dims then stay in range.
     #[inline]
     pub fn checked_numel(&self) -> Option<usize> {
+        if self.0.iter().any(|&d| d > isize::MAX as usize) {
+            return None;
+        }
         match dims_product(self.0.iter().copied()) {
             usize::MAX => None,
             n => Some(n),
@@ -90,7 +96,7 @@ impl Shape {
         Error::InvalidShape {
             op,
             shape: Box::new(self.clone()),
-            reason: "the number of elements overflows (more than isize::MAX)".into(),
+            reason: "a dim or the number of elements exceeds isize::MAX".into(),
         }
     }
 

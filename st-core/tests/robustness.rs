@@ -144,7 +144,13 @@ fn shape_arithmetic_never_overflows() -> st_core::Result<()> {
     let r = Tensor::zeros([0], F32, &d)?.reshape(&[1 << 32, 1 << 32, -1]);
     assert!(matches!(r, Err(Error::ElementCount { .. })), "{r:?}");
     assert_eq!(Shape::new(&[usize::MAX, 2]).checked_numel(), None);
-    assert_eq!(Shape::new(&[usize::MAX, 0]).checked_numel(), Some(0));
+    assert_eq!(
+        Shape::new(&[isize::MAX as usize, 0]).checked_numel(),
+        Some(0)
+    );
+    // A dim beyond isize::MAX (PyTorch's sizes are int64) is invalid even in an empty shape.
+    assert_eq!(Shape::new(&[usize::MAX, 0]).checked_numel(), None);
+    assert!(Tensor::zeros([0, 1 << 63], F32, &d).is_err());
     Ok(())
 }
 

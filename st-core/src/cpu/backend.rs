@@ -38,14 +38,20 @@ impl Backend for CpuBackend {
         let b = CpuBuffer::downcast(buffer)?;
         let es = dtype.size_in_bytes();
         let bytes = b.bytes();
-        let (start, end) = (offset * es, (offset + numel) * es);
-        if end > bytes.len() {
-            return Err(Error::Internal(format!(
-                "download of {numel} elements at {offset} past a buffer of {} elements",
-                b.len()
-            )));
+        let range = offset
+            .checked_add(numel)
+            .and_then(|end| Some((offset.checked_mul(es)?, end.checked_mul(es)?)));
+        match range {
+            Some((start, end)) if end <= bytes.len() => Ok(bytes[start..end].to_vec()),
+            _ => Err(Error::invalid(
+                "download",
+                format!(
+                    "{numel} {dtype} elements at element {offset} lie outside a buffer of {} \
+                     bytes",
+                    bytes.len()
+                ),
+            )),
         }
-        Ok(bytes[start..end].to_vec())
     }
 
     fn sync(&self, _ordinal: usize) -> Result<()> {

@@ -237,19 +237,20 @@ impl CpuBuffer {
         &mut bytemuck::cast_slice_mut::<Chunk, u8>(self.chunks.chunks_mut())[..n]
     }
 
-    /// The elements as `T` (which must match the dtype's size and be its Rust type).
+    /// The bytes of the buffer as elements of `T`: its elements when `T` is its dtype's Rust
+    /// type. Another `T` reinterprets the bytes (every element type is plain data), as a
+    /// tensor built with [`crate::Tensor::from_storage`] over another dtype's buffer does.
     #[inline]
     pub fn as_slice<T: Element>(&self) -> &[T] {
-        debug_assert_eq!(T::DTYPE, self.dtype);
-        &bytemuck::cast_slice::<Chunk, T>(self.chunks.chunks())[..self.len]
+        let n = self.len_bytes() / std::mem::size_of::<T>();
+        &bytemuck::cast_slice::<Chunk, T>(self.chunks.chunks())[..n]
     }
 
-    /// Mutable elements as `T`.
+    /// Mutable elements as `T` (see [`CpuBuffer::as_slice`]).
     #[inline]
     pub fn as_mut_slice<T: Element>(&mut self) -> &mut [T] {
-        debug_assert_eq!(T::DTYPE, self.dtype);
-        let len = self.len;
-        &mut bytemuck::cast_slice_mut::<Chunk, T>(self.chunks.chunks_mut())[..len]
+        let n = self.len_bytes() / std::mem::size_of::<T>();
+        &mut bytemuck::cast_slice_mut::<Chunk, T>(self.chunks.chunks_mut())[..n]
     }
 
     /// Wraps into shared [`Storage`].

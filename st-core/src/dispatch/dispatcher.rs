@@ -14,6 +14,7 @@ use crate::events;
 use crate::layout::Layout;
 use crate::op::{dispatch_dtype, infer, OpId, OpParams};
 use crate::shape::Shape;
+use crate::storage::{backend, Storage};
 use crate::tensor::Tensor;
 use crate::DType;
 use smallvec::SmallVec;
@@ -142,6 +143,26 @@ fn run_adjusted(
     )
 }
 
+/// The output of an op with no output elements: an empty buffer, without running the kernel
+/// (as PyTorch's TensorIterator returns early), so no kernel ever sees an empty output with
+/// the huge other dims a zero-element shape may have. A dtype the device cannot run still
+/// goes to the kernel, which reports why.
+#[cold]
+fn empty_output(entry: &Entry, args: &KernelArgs<'_>) -> Result<Storage> {
+    let b = backend(args.device.backend())?;
+    let ordinal = args.device.ordinal();
+    let unsupported = args
+        .inputs
+        .iter()
+        .map(|i| i.dtype)
+        .chain([args.out_dtype])
+        .any(|dt| b.dtype_unsupported(ordinal, dt).is_some());
+    if unsupported {
+        return (entry.kernel)(args);
+    }
+    b.upload(ordinal, args.out_dtype, &[])
+}
+
 /// Calls the kernel, wraps its output and publishes the `TensorOp` event when listened to.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -165,7 +186,11 @@ fn run(
         out_dtype,
         device,
     };
-    let storage = (entry.kernel)(&args)?;
+    let storage = if out_shape.numel() == 0 {
+        empty_output(entry, &args)?
+    } else {
+        (entry.kernel)(&args)?
+    };
     let out = Tensor::wrap(storage, Layout::contiguous(out_shape), out_dtype, device);
     if let Some(start) = start {
         events::publish_tensor_op(op, device, inputs, &out, start.elapsed());

@@ -407,11 +407,12 @@ fn check_dim(op: OpId, dim: usize, rank: usize) -> Result<()> {
     }
 }
 
-/// Checks reduction dims: each in range, strictly increasing (normalized and sorted).
+/// Checks reduction dims: each in range, strictly increasing (normalized and sorted); a 0-d
+/// input takes none (the tensor API normalizes its dim 0 away).
 fn check_reduce_dims(op: OpId, dims: &[usize], rank: usize) -> Result<()> {
     for (i, &d) in dims.iter().enumerate() {
         check_dim(op, d, rank)?;
-        if rank == 0 && dims.len() > 1 || i > 0 && dims[i - 1] >= d {
+        if rank == 0 || i > 0 && dims[i - 1] >= d {
             return Err(Error::invalid(
                 op.name(),
                 format!("reduction dims {dims:?} must be distinct and sorted"),

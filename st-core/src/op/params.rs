@@ -84,7 +84,8 @@ impl WindowParams {
                 .checked_mul(2)
                 .and_then(|p| p.checked_add(self.image[i]))
                 .filter(|&p| p <= isize::MAX as usize);
-            let eff = eff.filter(|&e| e <= isize::MAX as usize);
+            let eff =
+                eff.filter(|&e| e <= isize::MAX as usize && self.stride[i] <= isize::MAX as usize);
             let (Some(eff), Some(padded)) = (eff, padded) else {
                 return Err(Error::invalid(
                     op,

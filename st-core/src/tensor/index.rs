@@ -2,6 +2,7 @@
 //! scatter_add, embedding.
 
 use super::Tensor;
+use crate::alloc::try_vec_with_capacity;
 use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -71,10 +72,14 @@ impl Tensor {
             .dims()
             .get(d)
             .ok_or_else(|| Error::invalid("split", "cannot split a 0-d tensor"))?;
-        (0..n.max(1))
-            .step_by(size)
-            .map(|s| self.narrow(d as isize, s.min(n), size.min(n - s.min(n))))
-            .collect()
+        // One view per piece, in fallibly allocated memory: an empty tensor's dim may be
+        // huge, and so may the number of pieces asked for.
+        let pieces = n.div_ceil(size).max(1);
+        let mut out = try_vec_with_capacity(pieces)?;
+        for s in (0..n.max(1)).step_by(size) {
+            out.push(self.narrow(d as isize, s.min(n), size.min(n - s.min(n)))?);
+        }
+        Ok(out)
     }
 
     /// Splits into `chunks` nearly equal views along `dim` (PyTorch `chunk`).

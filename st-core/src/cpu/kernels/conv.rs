@@ -40,20 +40,19 @@ fn dense<'a, T: Element>(inp: &KernelInput<'a>) -> Result<&'a [T]> {
 }
 
 /// Range of output columns `x` whose input column `x·stride + shift` lies in `[0, size)`.
+/// Computed in i128: inference bounds every stride, padding and image extent by
+/// `isize::MAX`, so no intermediate here can overflow.
 #[inline]
 fn valid_range(shift: isize, stride: usize, size: usize, count: usize) -> (usize, usize) {
-    let s = stride as isize;
+    let (shift, s) = (shift as i128, stride as i128);
     // smallest x with x·s + shift >= 0
-    let lo = if shift >= 0 {
-        0
-    } else {
-        ((-shift) + s - 1) / s
-    };
+    let lo = if shift >= 0 { 0 } else { (-shift + s - 1) / s };
     // largest x with x·s + shift <= size - 1, plus one
-    let last = size as isize - 1 - shift;
+    let last = size as i128 - 1 - shift;
     let hi = if last < 0 { 0 } else { last / s + 1 };
-    let lo = (lo as usize).min(count);
-    (lo, (hi as usize).clamp(lo, count))
+    let count_i = count as i128;
+    let lo = lo.min(count_i);
+    (lo as usize, hi.clamp(lo, count_i) as usize)
 }
 
 /// Unfolds the output positions `[l0, l0 + cols)` of one image `img [C, H, W]` into
@@ -98,6 +97,11 @@ fn im2col_tile<T: Element>(
                         dst[..a - ox0].fill(pad);
                         dst[b - ox0..].fill(pad);
                         let mid = &mut dst[a - ox0..b - ox0];
+                        if mid.is_empty() {
+                            l += ox1 - ox0;
+                            continue;
+                        }
+                        // `a` is a valid column: `a·sw + shift_x` lies inside the row.
                         let base = (a * sw) as isize + shift_x;
                         if sw == 1 {
                             let s = base as usize;
