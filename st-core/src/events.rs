@@ -1,23 +1,32 @@
 //! [`PluginEvent`] and the publish/subscribe [`PluginEventBus`]. The dispatcher publishes
 //! `TensorOp` only when somebody listens: with no subscriber the check is one atomic load.
 //!
+//! Delivery order, re-entrancy, the publish depth limit and fault reporting are described in
+//! Note [Run-to-completion delivery], and the lifetime of plugin libraries in
+//! Note [Keeping plugin libraries mapped], both in `plugin/bus.rs`, which holds the engine.
+//!
 //! Note [Bus locks across plugin libraries]: a dynamic plugin (`declare_plugin!`) links its own
-//! copy of st-core and of `parking_lot`, and calls methods of this bus on the host's data. The
-//! bus therefore uses `std::sync` locks, whose state lives entirely in the lock word (a futex on
-//! Linux), instead of `parking_lot`, whose contended path parks threads in a process-global table
-//! that each library copy has separately. For the same reason the `TensorOp` listener counter of
-//! the global bus is reached through a pointer stored in the bus, never through a static of
-//! whichever copy runs the code.
+//! copy of st-core and of `parking_lot`, and calls methods of this bus on the host's data. A bus
+//! handle therefore reaches its engine through a trait object made by the bus's creator (the
+//! host), so that publishing from a plugin runs the host's code, with the host's thread-local
+//! delivery queue, and not the plugin's copy. The engine's locks are `std::sync` ones, whose
+//! state lives entirely in the lock word (a futex on Linux), instead of `parking_lot`, whose
+//! contended path parks threads in a process-global table that each library copy has separately.
+//! For the same reason the `TensorOp` listener counter of the global bus is reached through a
+//! pointer stored in the bus, never through a static of whichever copy runs the code. Only
+//! wrapping a subscriber's callback runs in the caller's copy, on purpose (see `contain`).
 
 use crate::device::Device;
 use crate::op::OpId;
+use crate::plugin::bus::{BusCore, Counter, Filter, Handler, HostBus};
+use crate::plugin::context::Owner;
 use crate::tensor::Tensor;
-use smallvec::SmallVec;
 use std::any::Any;
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// An event on the plugin bus.
@@ -116,104 +125,63 @@ pub type EventCallback = Arc<dyn Fn(&PluginEvent) + Send + Sync>;
 
 /// Handle returned by [`PluginEventBus::subscribe`], for unsubscribing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SubscriptionId(u64);
+pub struct SubscriptionId(pub(crate) u64);
 
-/// Which events a subscription receives.
+/// Name of the custom event carrying a [`PluginFault`] (subscribe to it to see contained faults).
+pub const FAULT_EVENT: &str = "plugin.fault";
+
+/// How deep events may nest: an event published while delivering one of depth `d` has depth
+/// `d + 1` (a top-level publish has depth 0); one deeper than this is dropped and reported as a
+/// [`FaultKind::DepthExceeded`] fault.
+pub const MAX_PUBLISH_DEPTH: usize = 32;
+
+/// What kind of fault the bus contained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// A subscriber (or `on_event`) panicked; it was unsubscribed, and its plugin marked failed.
+    SubscriberPanicked,
+    /// An event was dropped because it nested deeper than [`MAX_PUBLISH_DEPTH`].
+    DepthExceeded,
+}
+
+/// A fault the bus contained, delivered as the custom event [`FAULT_EVENT`] (and written to
+/// stderr). Faults arising while a fault event is delivered go to stderr only.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Filter {
-    /// Events whose [`PluginEvent::name`] equals the string.
-    Name(String),
-    /// Every event (`"*"`).
-    All,
-    /// Every event except `TensorOp`; does not make the dispatcher publish.
-    AllButTensorOp,
+pub struct PluginFault {
+    /// What happened.
+    pub kind: FaultKind,
+    /// The plugin at fault, when the subscription or publishing handle belongs to one.
+    pub plugin: Option<String>,
+    /// Name of the event being delivered or published.
+    pub event: String,
+    /// Details.
+    pub reason: String,
 }
 
-impl Filter {
-    fn from_pattern(pattern: &str) -> Filter {
-        if pattern == "*" {
-            Filter::All
-        } else {
-            Filter::Name(pattern.to_string())
+impl std::fmt::Display for PluginFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.plugin {
+            Some(p) => write!(f, "plugin {p}, event {}: {}", self.event, self.reason),
+            None => write!(f, "event {}: {}", self.event, self.reason),
         }
-    }
-
-    fn matches(&self, name: &str, is_tensor_op: bool) -> bool {
-        match self {
-            Filter::Name(n) => n == name,
-            Filter::All => true,
-            Filter::AllButTensorOp => !is_tensor_op,
-        }
-    }
-
-    fn hears_tensor_op(&self) -> bool {
-        match self {
-            Filter::Name(n) => n == "TensorOp",
-            Filter::All => true,
-            Filter::AllButTensorOp => false,
-        }
-    }
-}
-
-struct Subscriber {
-    id: SubscriptionId,
-    filter: Filter,
-    callback: EventCallback,
-}
-
-/// Where a bus counts its `TensorOp` listeners (see Note [Bus locks across plugin libraries]).
-enum Counter {
-    /// The global bus counts into the host's static, which the dispatcher reads.
-    Static(&'static AtomicUsize),
-    /// Any other bus counts into its own field.
-    Owned(AtomicUsize),
-}
-
-impl Counter {
-    #[inline]
-    fn get(&self) -> &AtomicUsize {
-        match self {
-            Counter::Static(c) => c,
-            Counter::Owned(c) => c,
-        }
-    }
-}
-
-struct BusInner {
-    subscribers: RwLock<Vec<Subscriber>>,
-    next_id: AtomicU64,
-    tensor_op_listeners: Counter,
-    /// Publishes running right now (on any thread).
-    in_flight: AtomicUsize,
-}
-
-thread_local! {
-    /// Publishes running on this thread (nested when a callback publishes).
-    static PUBLISH_DEPTH: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts a publish as in flight until dropped (also when a callback unwinds).
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::AcqRel);
-        PUBLISH_DEPTH.with(|d| d.set(d.get() + 1));
-        InFlight(counter)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        PUBLISH_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// Publish/subscribe bus. Cloning gives another handle to the same bus.
+///
+/// Delivery is run-to-completion per thread (Note [Run-to-completion delivery] in
+/// `plugin/bus.rs`): an event published from inside a subscriber, an `on_event` hook or an op run
+/// by one is queued and delivered on the same thread right after the current delivery finishes,
+/// in publish order; so `publish` called from a handler returns before the event is delivered.
+///
+/// The handle a plugin gets in its [`PluginContext`](crate::plugin::PluginContext) is tagged with
+/// the plugin: subscriptions made through it (or a clone of it) belong to the plugin, are removed
+/// when it unloads or fails, and keep a dynamic plugin's library mapped while they exist.
 #[derive(Clone)]
 pub struct PluginEventBus {
-    inner: Arc<BusInner>,
+    core: Arc<dyn BusCore>,
+    owner: Option<Arc<Owner>>,
 }
 
 impl Default for PluginEventBus {
@@ -226,12 +194,47 @@ impl std::fmt::Debug for PluginEventBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginEventBus")
             .field("subscribers", &self.subscriber_count())
-            .field(
-                "tensor_op_listeners",
-                &self.inner.tensor_op_listeners.get().load(Ordering::Relaxed),
-            )
+            .field("tensor_op_listeners", &self.has_tensor_op_listeners())
+            .field("plugin", &self.owner.as_deref().map(|o| o.id.as_str()))
             .finish()
     }
+}
+
+/// A callback whose destructor cannot unwind (a panicking `Drop` of something it captured is
+/// caught and reported). Compiled, like [`contain`], into the copy of st-core that subscribes.
+struct DropContained<T>(ManuallyDrop<T>);
+
+impl<T> Drop for DropContained<T> {
+    fn drop(&mut self) {
+        let inner = &mut self.0;
+        // SAFETY: `inner` is dropped exactly once, here, and never used afterwards.
+        let r = catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
+        if let Err(p) = r {
+            eprintln!(
+                "spiraltorch: an event subscriber panicked while being dropped: {}",
+                panic_message(&p)
+            );
+        }
+    }
+}
+
+/// Wraps `callback` so that a panic is caught where it was raised and returned as an `Err`.
+///
+/// This runs in whichever copy of st-core calls [`PluginEventBus::subscribe`]: for a dynamic
+/// plugin, its own. A panic can only be caught by the Rust runtime that raised it (another one
+/// aborts the process with "Rust cannot catch foreign exceptions"), so the bus, which may be the
+/// host's, never lets a subscriber's panic unwind into it.
+fn contain(callback: EventCallback) -> Handler {
+    let callback = DropContained(ManuallyDrop::new(callback));
+    Arc::new(move |event: &PluginEvent| {
+        catch_unwind(AssertUnwindSafe(|| (callback.0)(event))).map_err(|p| {
+            format!(
+                "panicked in a subscriber for {}: {}",
+                event.name(),
+                panic_message(&p)
+            )
+        })
+    })
 }
 
 impl PluginEventBus {
@@ -242,127 +245,83 @@ impl PluginEventBus {
 
     fn with_counter(counter: Counter) -> Self {
         PluginEventBus {
-            inner: Arc::new(BusInner {
-                subscribers: RwLock::new(Vec::new()),
-                next_id: AtomicU64::new(0),
-                tensor_op_listeners: counter,
-                in_flight: AtomicUsize::new(0),
-            }),
+            core: Arc::new(HostBus::new(counter)),
+            owner: None,
+        }
+    }
+
+    /// A handle on the same bus whose subscriptions belong to `owner`.
+    pub(crate) fn owned_by(&self, owner: Arc<Owner>) -> PluginEventBus {
+        PluginEventBus {
+            core: self.core.clone(),
+            owner: Some(owner),
         }
     }
 
     /// Subscribes `callback` to events named `pattern` (`"*"` for all). Subscribing to
     /// `"TensorOp"` or `"*"` on the global bus makes the dispatcher time and publish every op.
+    ///
+    /// A panic in `callback` is contained: the subscription is removed (through a plugin's
+    /// handle, the plugin is marked failed and loses all its subscriptions) and a
+    /// [`FAULT_EVENT`] is published. Through the handle of a plugin that has been unloaded or
+    /// has failed, the subscription is refused (reported on stderr; the returned id is inert).
     pub fn subscribe(&self, pattern: &str, callback: EventCallback) -> SubscriptionId {
-        self.add(Filter::from_pattern(pattern), callback)
+        self.core.add(
+            Filter::from_pattern(pattern),
+            contain(callback),
+            self.owner.as_ref(),
+        )
     }
 
     /// Subscribes `callback` to every event except `TensorOp`. Unlike `"*"`, this does not make
-    /// the dispatcher publish op events; the plugin registry uses it to feed `on_event`.
+    /// the dispatcher publish op events.
     pub fn subscribe_all_but_tensor_op(&self, callback: EventCallback) -> SubscriptionId {
-        self.add(Filter::AllButTensorOp, callback)
+        self.core.add(
+            Filter::AllButTensorOp,
+            contain(callback),
+            self.owner.as_ref(),
+        )
     }
 
-    fn add(&self, filter: Filter, callback: EventCallback) -> SubscriptionId {
-        let id = SubscriptionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut subs = self
-            .inner
-            .subscribers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if filter.hears_tensor_op() {
-            self.inner
-                .tensor_op_listeners
-                .get()
-                .fetch_add(1, Ordering::Release);
-        }
-        subs.push(Subscriber {
-            id,
-            filter,
-            callback,
-        });
-        id
+    /// Subscribes a host-made, already contained handler owned by `owner` (the registry's
+    /// `on_event` delivery).
+    pub(crate) fn add_handler(
+        &self,
+        filter: Filter,
+        handler: Handler,
+        owner: &Arc<Owner>,
+    ) -> SubscriptionId {
+        self.core.add(filter, handler, Some(owner))
+    }
+
+    /// Removes every subscription of `owner`.
+    pub(crate) fn remove_owned(&self, owner: &Owner) -> usize {
+        self.core.remove_owned(owner)
     }
 
     /// Removes a subscription; returns whether it existed.
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
-        let mut subs = self
-            .inner
-            .subscribers
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        let Some(pos) = subs.iter().position(|s| s.id == id) else {
-            return false;
-        };
-        let s = subs.remove(pos);
-        if s.filter.hears_tensor_op() {
-            self.inner
-                .tensor_op_listeners
-                .get()
-                .fetch_sub(1, Ordering::Release);
-        }
-        true
+        self.core.remove(id)
     }
 
     /// Number of subscriptions.
     pub fn subscriber_count(&self) -> usize {
-        self.inner
-            .subscribers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.core.subscriber_count()
     }
 
-    /// True when some subscriber would receive a `TensorOp` event (one atomic load).
+    /// True when some subscriber would receive a `TensorOp` event.
     #[inline]
     pub fn has_tensor_op_listeners(&self) -> bool {
-        self.inner.tensor_op_listeners.get().load(Ordering::Acquire) != 0
+        self.core.has_tensor_op_listeners()
     }
 
-    /// Delivers `event` to every matching subscriber, in subscription order. The subscriber list
-    /// is not locked while callbacks run, so a callback may publish, subscribe or unsubscribe. A
-    /// panicking callback is contained and reported on stderr; the others still run.
-    /// (Callbacks registered through a `PluginContext` additionally mark their plugin failed.)
+    /// Delivers `event` to every matching subscriber, in subscription order, or queues it when
+    /// this thread is already delivering an event or running a plugin hook (see the type's
+    /// docs). The subscriber list is not locked while callbacks run, so a callback may publish,
+    /// subscribe or unsubscribe. An event nested deeper than [`MAX_PUBLISH_DEPTH`] is dropped
+    /// and reported as a [`FAULT_EVENT`].
     pub fn publish(&self, event: &PluginEvent) {
-        let _in_flight = InFlight::enter(&self.inner.in_flight);
-        let name = event.name();
-        let is_tensor_op = matches!(event, PluginEvent::TensorOp { .. });
-        let callbacks: SmallVec<[EventCallback; 8]> = self
-            .inner
-            .subscribers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|s| s.filter.matches(name, is_tensor_op))
-            .map(|s| s.callback.clone())
-            .collect();
-        for cb in callbacks {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(event)));
-            if let Err(p) = r {
-                eprintln!(
-                    "spiraltorch: event subscriber panicked on {name}: {}",
-                    panic_message(&p)
-                );
-            }
-        }
-    }
-}
-
-impl PluginEventBus {
-    /// Waits (up to `timeout`) until no publish is running on another thread, so that callbacks
-    /// already removed with [`PluginEventBus::unsubscribe`] are no longer executing or referenced.
-    /// Publishes of the calling thread are not waited for. Returns whether the bus went idle.
-    /// The registry calls this before closing a dynamic plugin's library.
-    pub fn wait_until_idle(&self, timeout: Duration) -> bool {
-        let own = PUBLISH_DEPTH.with(|d| d.get());
-        let start = std::time::Instant::now();
-        while self.inner.in_flight.load(Ordering::Acquire) > own {
-            if start.elapsed() > timeout {
-                return false;
-            }
-            std::thread::yield_now();
-        }
-        true
+        self.core.publish(&self.core, event, self.owner.as_ref());
     }
 }
 

@@ -2,31 +2,41 @@
 //! typed getters, and a registry of typed services shared between plugins.
 //!
 //! The registry gives every plugin its own context handle tagged with the plugin's id (all
-//! handles share one configuration, one service table and one bus). Subscriptions made through a
-//! tagged handle belong to that plugin: they are removed when it unloads, and a panicking callback
-//! marks the plugin failed. Locks here are `std::sync` ones, see
-//! Note [Bus locks across plugin libraries] in `events.rs`.
+//! handles share one configuration, one service table and one bus). The handle's `event_bus` is
+//! tagged too, so every subscription the plugin makes (through [`PluginContext::subscribe`], the
+//! public `event_bus` field, or a clone of either) belongs to the plugin: it is removed when the
+//! plugin unloads or fails, a panicking callback marks the plugin failed, and for a dynamic
+//! plugin it keeps the library mapped (Note [Keeping plugin libraries mapped] in `bus.rs`). Locks
+//! here are `std::sync` ones, see Note [Bus locks across plugin libraries] in `events.rs`.
 
+use super::bus::Keep;
 use crate::error::{Error, Result};
-use crate::events::{panic_message, EventCallback, PluginEvent, PluginEventBus, SubscriptionId};
+use crate::events::{EventCallback, PluginEvent, PluginEventBus, SubscriptionId};
 use std::any::Any;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Per-plugin state shared by its context handle, its subscriptions and the registry.
+/// Per-plugin state shared by its context handle, its bus handle, its subscriptions and the
+/// registry.
 pub(crate) struct Owner {
     pub(crate) id: String,
+    /// Untagged handle on the plugin's bus, to remove its subscriptions.
     bus: PluginEventBus,
     failed: AtomicBool,
+    /// Set when the plugin unloads: its handle accepts no new subscriptions.
+    closed: AtomicBool,
     failure: Mutex<Option<String>>,
-    subscriptions: Mutex<Vec<SubscriptionId>>,
     wants_tensor_ops: AtomicBool,
+    /// The dynamic plugin's library, held weakly: only host structures (subscriptions, deliveries
+    /// in flight, queued events, services) hold it strongly, never the plugin's own objects, so
+    /// that the library is never closed from inside its own code.
+    library: Option<Weak<dyn Any + Send + Sync>>,
 }
 
 impl Owner {
@@ -54,16 +64,35 @@ impl Owner {
         self.unsubscribe_all();
     }
 
-    /// Records a subscription owned by this plugin.
-    pub(crate) fn track(&self, id: SubscriptionId) {
-        lock(&self.subscriptions).push(id);
+    /// Marks the plugin unloaded (no new subscriptions) and removes all its subscriptions.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.unsubscribe_all();
     }
 
     /// Removes every subscription owned by this plugin.
     pub(crate) fn unsubscribe_all(&self) {
-        let ids = std::mem::take(&mut *lock(&self.subscriptions));
-        for id in ids {
-            self.bus.unsubscribe(id);
+        self.bus.remove_owned(self);
+    }
+
+    /// What a new subscription, queued event or service of this plugin must hold to keep its
+    /// library mapped (`None` for a static plugin).
+    ///
+    /// # Errors
+    /// A message when the plugin has been unloaded or has failed.
+    pub(crate) fn keepalive(&self) -> std::result::Result<Option<Keep>, String> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(format!("plugin {} has been unloaded", self.id));
+        }
+        if self.is_failed() {
+            return Err(format!("plugin {} has failed", self.id));
+        }
+        match &self.library {
+            None => Ok(None),
+            Some(weak) => weak
+                .upgrade()
+                .map(Some)
+                .ok_or_else(|| format!("the library of plugin {} is closed", self.id)),
         }
     }
 
@@ -73,9 +102,12 @@ impl Owner {
     }
 }
 
+/// A service. Field order: the value (possibly a dynamic plugin's object) drops before `keep`
+/// (its library, see Note [Keeping plugin libraries mapped]).
 struct ServiceEntry {
     value: Arc<dyn Any + Send + Sync>,
     owner: Option<String>,
+    keep: Option<Keep>,
 }
 
 /// The host side a plugin talks to. Cloning gives another handle to the same state.
@@ -108,18 +140,21 @@ impl PluginContext {
         }
     }
 
-    /// A handle on the same state tagged with plugin `id` (used by the registry).
-    pub(crate) fn for_plugin(&self, id: &str) -> PluginContext {
-        let owner = Owner {
+    /// A handle on the same state tagged with plugin `id`, whose code lives in `library` for a
+    /// dynamic plugin (used by the registry).
+    pub(crate) fn for_plugin(&self, id: &str, library: Option<&Keep>) -> PluginContext {
+        let owner = Arc::new(Owner {
             id: id.to_string(),
             bus: self.event_bus.clone(),
             failed: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             failure: Mutex::new(None),
-            subscriptions: Mutex::new(Vec::new()),
             wants_tensor_ops: AtomicBool::new(false),
-        };
+            library: library.map(Arc::downgrade),
+        });
         PluginContext {
-            owner: Some(Arc::new(owner)),
+            event_bus: self.event_bus.owned_by(owner.clone()),
+            owner: Some(owner),
             ..self.clone()
         }
     }
@@ -217,22 +252,41 @@ impl PluginContext {
     /// Registers `service` under `name`, replacing any previous one. Other plugins and the host
     /// read it back with [`PluginContext::get_service`] using the same type `T` (for a trait
     /// object, register an `Arc<dyn Trait>` and ask for `Arc<dyn Trait>`). Services registered
-    /// by a plugin are removed when it unloads.
+    /// by a plugin are removed when it unloads; a plugin that has been unloaded or has failed
+    /// cannot register any (reported on stderr).
     pub fn register_service<T: Any + Send + Sync>(&self, name: impl Into<String>, service: T) {
-        let owner = self.plugin_id().map(str::to_string);
-        lock(&self.services).insert(
-            name.into(),
-            ServiceEntry {
-                value: Arc::new(service),
-                owner,
-            },
-        );
+        let name = name.into();
+        let keep = match self.owner.as_deref().map(Owner::keepalive) {
+            None => None,
+            Some(Ok(keep)) => keep,
+            Some(Err(why)) => {
+                eprintln!("spiraltorch: service {name} not registered: {why}");
+                return;
+            }
+        };
+        let entry = ServiceEntry {
+            value: Arc::new(service),
+            owner: self.plugin_id().map(str::to_string),
+            keep,
+        };
+        let replaced = lock(&self.services).insert(name, entry);
+        // Dropped outside the lock: a service's destructor may use the context.
+        drop(replaced);
     }
 
     /// A clone of service `name` if it exists and has type `T`.
     pub fn get_service<T: Any + Clone>(&self, name: &str) -> Option<T> {
-        let value = lock(&self.services).get(name).map(|e| e.value.clone())?;
-        value.downcast_ref::<T>().cloned()
+        let (value, keep) = {
+            let services = lock(&self.services);
+            let e = services.get(name)?;
+            (e.value.clone(), e.keep.clone())
+        };
+        let found = value.downcast_ref::<T>().cloned();
+        // The value may be the last reference to a plugin's object: drop it while its library is
+        // still held.
+        drop(value);
+        drop(keep);
+        found
     }
 
     /// Whether a service called `name` exists (of any type).
@@ -249,7 +303,8 @@ impl PluginContext {
 
     /// Removes service `name`; returns whether it existed.
     pub fn remove_service(&self, name: &str) -> bool {
-        lock(&self.services).remove(name).is_some()
+        let removed = lock(&self.services).remove(name);
+        removed.is_some()
     }
 
     /// Removes every service registered by plugin `id`.
@@ -269,44 +324,20 @@ impl PluginContext {
 
     // ---- events ----
 
-    /// Subscribes `callback` to events named `pattern` (`"*"` for all). Through a plugin's
-    /// handle, the subscription is removed when the plugin unloads, and a panic in `callback`
-    /// marks the plugin failed (its subscriptions are then all removed).
+    /// Subscribes `callback` to events named `pattern` (`"*"` for all); the same as
+    /// `self.event_bus.subscribe`. Through a plugin's handle the subscription belongs to the
+    /// plugin: it is removed when the plugin unloads, and a panic in `callback` marks the plugin
+    /// failed (its subscriptions are then all removed).
     pub fn subscribe(&self, pattern: &str, callback: EventCallback) -> SubscriptionId {
-        let Some(owner) = self.owner.clone() else {
-            return self.event_bus.subscribe(pattern, callback);
-        };
-        // catch_unwind runs here, in the code copy that created `callback`: a panic can only be
-        // caught by the Rust runtime that raised it (dynamic plugins carry their own).
-        let guarded: EventCallback = Arc::new(move |event: &PluginEvent| {
-            if owner.is_failed() {
-                return;
-            }
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
-            if let Err(p) = r {
-                owner.fail(format!(
-                    "panicked in a subscriber for {}: {}",
-                    event.name(),
-                    panic_message(&p)
-                ));
-            }
-        });
-        let id = self.event_bus.subscribe(pattern, guarded);
-        if let Some(owner) = &self.owner {
-            owner.track(id);
-        }
-        id
+        self.event_bus.subscribe(pattern, callback)
     }
 
     /// Removes a subscription; returns whether it existed.
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
-        if let Some(owner) = &self.owner {
-            lock(&owner.subscriptions).retain(|s| *s != id);
-        }
         self.event_bus.unsubscribe(id)
     }
 
-    /// Publishes `event` on the bus.
+    /// Publishes `event` on the bus (queued when called from a handler, see [`PluginEventBus`]).
     pub fn publish(&self, event: &PluginEvent) {
         self.event_bus.publish(event);
     }
@@ -335,7 +366,7 @@ mod tests {
         assert_eq!(ctx.config_bool("flag").unwrap(), Some(true));
         assert!(ctx.config_usize("n").is_err());
         assert_eq!(ctx.config_i64("missing").unwrap(), None);
-        let p = ctx.for_plugin("p");
+        let p = ctx.for_plugin("p", None);
         p.register_service("answer", 42u32);
         assert_eq!(ctx.get_service::<u32>("answer"), Some(42));
         assert_eq!(ctx.get_service::<u64>("answer"), None);

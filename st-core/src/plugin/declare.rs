@@ -11,10 +11,17 @@
 //! layouts of the types crossing the boundary. The host refuses the library on any mismatch
 //! before running any of its Rust code. Panics cannot unwind from one Rust runtime into another
 //! (the catching runtime aborts on a panic it did not raise), so the plugin side wraps every
-//! hook in [`Contained`], whose `catch_unwind` is compiled into the plugin.
+//! hook in [`Contained`], whose `catch_unwind` is compiled into the plugin, and bus subscriptions
+//! are wrapped by the subscribing copy (see `contain` in `events.rs`).
+//!
+//! The library file and the declaration are not trusted either: before `dlopen` the loader checks
+//! the ELF headers (`elf.rs`), and it reads the declaration in steps, each only after checking
+//! that the bytes lie in the library's mapped segments (`loader_dynamic.rs`): the ABI version
+//! first (a mismatch stops there), then the magic number and the declared size, then every
+//! string (pointer and length, at most [`MAX_DECLARATION_STR`] bytes) and function pointer.
 
+use super::contained::Contained;
 use super::context::PluginContext;
-use super::invoke::PANIC_PREFIX;
 use super::metadata::PluginMetadata;
 use super::traits::Plugin;
 use crate::error::{Error, PureResult};
@@ -97,8 +104,15 @@ macro_rules! submit_plugin {
     };
 }
 
-/// Version of the [`PluginDeclaration`] layout.
-pub const PLUGIN_ABI_VERSION: u32 = 1;
+/// Version of the [`PluginDeclaration`] layout. Version 2 added `magic` and `size`, made the
+/// function pointers nullable (and checked), and limits string lengths.
+pub const PLUGIN_ABI_VERSION: u32 = 2;
+
+/// [`PluginDeclaration::magic`]: the bytes `STPD`.
+pub const PLUGIN_DECLARATION_MAGIC: u32 = u32::from_le_bytes(*b"STPD");
+
+/// Longest string a declaration may carry, in bytes.
+pub const MAX_DECLARATION_STR: usize = 256;
 
 /// Version of st-core a plugin was built against.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -115,13 +129,15 @@ pub const RUSTC_VERSION: &str = match option_env!("ST_RUSTC_VERSION") {
 pub const PLUGIN_DECLARATION_SYMBOL: &str = "ST_PLUGIN_DECLARATION";
 
 /// A string in a C-ABI struct: pointer and length of UTF-8 bytes.
+///
+/// The fields are private so that safe code can only make one from a `&'static str`; the loader
+/// reads one from a library only after checking that its bytes lie in the library's mapped
+/// segments, so an `FfiStr` always points to `len` readable bytes (while its library is mapped).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FfiStr {
-    /// First byte.
-    pub ptr: *const u8,
-    /// Length in bytes.
-    pub len: usize,
+    ptr: *const u8,
+    len: usize,
 }
 
 impl FfiStr {
@@ -133,17 +149,21 @@ impl FfiStr {
         }
     }
 
-    /// The string, if the bytes are UTF-8 and of sane length.
-    ///
-    /// # Safety
-    /// `ptr` must point to `len` readable bytes that outlive the returned reference.
-    pub unsafe fn as_str<'a>(&self) -> Option<&'a str> {
-        if self.ptr.is_null() || self.len > 4096 {
+    /// The string, if the pointer is not null, the length at most [`MAX_DECLARATION_STR`] and
+    /// the bytes UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        if self.ptr.is_null() || self.len > MAX_DECLARATION_STR {
             return None;
         }
-        // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+        // SAFETY: by the type's invariant (see above) `ptr` points to `len` readable bytes, which
+        // live at least as long as `self` is borrowed.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
         std::str::from_utf8(bytes).ok()
+    }
+
+    /// Address and length, for the loader's range checks.
+    pub(crate) fn raw(&self) -> (usize, usize) {
+        (self.ptr as usize, self.len)
     }
 }
 
@@ -151,8 +171,12 @@ impl FfiStr {
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginDeclaration {
-    /// [`PLUGIN_ABI_VERSION`] of the plugin; always the first field.
+    /// [`PLUGIN_ABI_VERSION`] of the plugin; always the first field, read before anything else.
     pub abi_version: u32,
+    /// [`PLUGIN_DECLARATION_MAGIC`].
+    pub magic: u32,
+    /// `size_of::<PluginDeclaration>()` as the plugin was compiled.
+    pub size: usize,
     /// [`CORE_VERSION`] of the plugin.
     pub core_version: FfiStr,
     /// [`RUSTC_VERSION`] of the plugin.
@@ -160,11 +184,11 @@ pub struct PluginDeclaration {
     /// Id the plugin is declared under.
     pub plugin_id: FfiStr,
     /// [`std_fingerprint`] as computed by the plugin.
-    pub std_fingerprint: extern "C" fn() -> u64,
+    pub std_fingerprint: Option<extern "C" fn() -> u64>,
     /// [`layout_fingerprint`] as computed by the plugin.
-    pub layout_fingerprint: extern "C" fn() -> u64,
+    pub layout_fingerprint: Option<extern "C" fn() -> u64>,
     /// Builds the plugin: a `Box<Box<dyn Plugin>>` as a raw pointer, or null if it panicked.
-    pub create: extern "C" fn() -> *mut c_void,
+    pub create: Option<extern "C" fn() -> *mut c_void>,
 }
 
 // SAFETY: the declaration holds only pointers to immutable static strings and functions.
@@ -175,12 +199,14 @@ impl PluginDeclaration {
     pub const fn new(id: &'static str, create: extern "C" fn() -> *mut c_void) -> Self {
         PluginDeclaration {
             abi_version: PLUGIN_ABI_VERSION,
+            magic: PLUGIN_DECLARATION_MAGIC,
+            size: std::mem::size_of::<PluginDeclaration>(),
             core_version: FfiStr::new(CORE_VERSION),
             rustc_version: FfiStr::new(RUSTC_VERSION),
             plugin_id: FfiStr::new(id),
-            std_fingerprint: std_fingerprint_c,
-            layout_fingerprint: layout_fingerprint_c,
-            create,
+            std_fingerprint: Some(std_fingerprint_c),
+            layout_fingerprint: Some(layout_fingerprint_c),
+            create: Some(create),
         }
     }
 }
@@ -214,7 +240,8 @@ pub fn layout_fingerprint() -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     layouts!(h; Box<dyn Plugin>, PluginMetadata, PluginContext, PluginEvent, PluginEventBus,
         Error, PureResult<()>, crate::device::Device, super::metadata::PluginCapability,
-        PluginDeclaration, String, Vec<Vec<usize>>);
+        PluginDeclaration, String, Vec<Vec<usize>>, crate::events::PluginFault,
+        crate::events::EventCallback);
     h
 }
 
@@ -226,76 +253,13 @@ extern "C" fn layout_fingerprint_c() -> u64 {
     layout_fingerprint()
 }
 
-/// A plugin whose hooks catch their own panics and report them as `Error::Plugin`
-/// ("panicked in on_load: ..."), for plugins living in another Rust runtime.
-pub struct Contained<P> {
-    inner: P,
-    metadata: PluginMetadata,
-}
-
-impl<P: Plugin + 'static> Contained<P> {
-    /// Wraps `inner`, caching its metadata.
-    pub fn new(inner: P) -> Self {
-        let metadata = inner.metadata();
-        Contained { inner, metadata }
-    }
-
-    /// The wrapped plugin.
-    pub fn inner(&self) -> &P {
-        &self.inner
-    }
-}
-
-impl<P: Plugin + 'static> Plugin for Contained<P> {
-    fn metadata(&self) -> PluginMetadata {
-        self.metadata.clone()
-    }
-
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
-        let inner = &mut self.inner;
-        let id = self.metadata.id.clone();
-        Contained::<P>::guard_free(&id, "on_load", || inner.on_load(ctx))
-    }
-
-    fn on_unload(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
-        let inner = &mut self.inner;
-        let id = self.metadata.id.clone();
-        Contained::<P>::guard_free(&id, "on_unload", || inner.on_unload(ctx))
-    }
-
-    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> PureResult<()> {
-        let inner = &mut self.inner;
-        let meta = &self.metadata;
-        Contained::<P>::guard_free(&meta.id, "on_event", || inner.on_event(event, ctx))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self.inner.as_any()
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self.inner.as_any_mut()
-    }
-}
-
-impl<P> Contained<P> {
-    fn guard_free<R>(id: &str, hook: &str, f: impl FnOnce() -> PureResult<R>) -> PureResult<R> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-            Err(Error::Plugin {
-                plugin: id.to_string(),
-                reason: format!("{PANIC_PREFIX}{hook}: {}", panic_message(&p)),
-            })
-        })
-    }
-}
-
 /// Used by `declare_plugin!`: builds `ctor()` wrapped in [`Contained`] and boxed twice, or
 /// returns null when construction panics or the plugin's id differs from the declared one.
 #[doc(hidden)]
 pub fn __create_contained<P: Plugin + 'static>(id: &str, ctor: fn() -> P) -> *mut c_void {
     let built = std::panic::catch_unwind(|| {
         let plugin = Contained::new(ctor());
-        (plugin.metadata.id == id).then(|| Box::new(Box::new(plugin) as Box<dyn Plugin>))
+        (plugin.id() == id).then(|| Box::new(Box::new(plugin) as Box<dyn Plugin>))
     });
     match built {
         Ok(Some(b)) => Box::into_raw(b) as *mut c_void,

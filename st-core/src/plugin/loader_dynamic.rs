@@ -1,12 +1,14 @@
 //! [`DynamicPluginLoader`]: loads `declare_plugin!` plugins from shared libraries (`.so`,
-//! `.dylib`, `.dll`) with `libloading`, after checking their declaration against this host
-//! (Note [Dynamic plugin ABI] in `declare.rs`). A refused library is closed again without its
-//! plugin ever being built; an accepted one stays mapped as long as its plugin exists.
+//! `.dylib`, `.dll`) with `libloading`, after checking the file (`elf.rs`) and the declaration
+//! against this host (Note [Dynamic plugin ABI] in `declare.rs`). A refused library is closed
+//! again without its plugin ever being built; an accepted one stays mapped as long as its plugin,
+//! or anything its code may still run in, exists (Note [Keeping plugin libraries mapped]).
 
 use super::declare::{
     layout_fingerprint, std_fingerprint, PluginDeclaration, CORE_VERSION, PLUGIN_ABI_VERSION,
-    PLUGIN_DECLARATION_SYMBOL, RUSTC_VERSION,
+    PLUGIN_DECLARATION_MAGIC, PLUGIN_DECLARATION_SYMBOL, RUSTC_VERSION,
 };
+use super::elf;
 use super::loader_static::PluginLoader;
 use super::registry::PluginRegistry;
 use super::traits::Plugin;
@@ -41,12 +43,15 @@ fn refuse(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Checks a plugin declaration against this host.
+/// Checks a plugin declaration against this host: ABI version first (nothing else is read on a
+/// mismatch), then magic number, declared size, null function pointers, then the strings (null,
+/// longer than [`MAX_DECLARATION_STR`](crate::plugin::MAX_DECLARATION_STR) or not UTF-8 count
+/// as unreadable), st-core version, compiler and type layouts.
 ///
 /// # Errors
 /// [`Error::Plugin`] (named after `path`) describing the first mismatch: declaration ABI
-/// version, st-core version, compiler (std fingerprint and rustc version), type layouts, or an
-/// unreadable id.
+/// version, magic, size, a null function, st-core version, compiler (std fingerprint and rustc
+/// version), type layouts, or an unreadable id.
 pub fn check_declaration(decl: &PluginDeclaration, path: &Path) -> Result<String> {
     if decl.abi_version != PLUGIN_ABI_VERSION {
         return Err(refuse(
@@ -58,25 +63,40 @@ pub fn check_declaration(decl: &PluginDeclaration, path: &Path) -> Result<String
             ),
         ));
     }
-    // SAFETY: ABI version 1 declarations hold pointers to static strings of the library, which
-    // is mapped while `decl` is borrowed.
-    let (core, rustc, id) = unsafe {
-        (
-            decl.core_version.as_str(),
-            decl.rustc_version.as_str(),
-            decl.plugin_id.as_str(),
-        )
+    if decl.magic != PLUGIN_DECLARATION_MAGIC {
+        return Err(refuse(
+            path,
+            format!("declaration has a bad magic number {:#010x}", decl.magic),
+        ));
+    }
+    let size = std::mem::size_of::<PluginDeclaration>();
+    if decl.size != size {
+        return Err(refuse(
+            path,
+            format!(
+                "declaration is {} bytes, this host's is {size} bytes",
+                decl.size
+            ),
+        ));
+    }
+    let (Some(std_fp), Some(layout_fp), Some(_)) =
+        (decl.std_fingerprint, decl.layout_fingerprint, decl.create)
+    else {
+        return Err(refuse(path, "declaration has a null function pointer"));
     };
-    let core = core.ok_or_else(|| refuse(path, "declaration has an unreadable st-core version"))?;
+    let core = decl
+        .core_version
+        .as_str()
+        .ok_or_else(|| refuse(path, "declaration has an unreadable st-core version"))?;
     if core != CORE_VERSION {
         return Err(refuse(
             path,
             format!("built against st-core {core} but this host uses st-core {CORE_VERSION}"),
         ));
     }
-    let rustc = rustc.unwrap_or("unknown");
+    let rustc = decl.rustc_version.as_str().unwrap_or("unknown");
     let both_known = rustc != "unknown" && RUSTC_VERSION != "unknown";
-    let theirs = (decl.std_fingerprint)();
+    let theirs = std_fp();
     if theirs != std_fingerprint() || (both_known && rustc != RUSTC_VERSION) {
         return Err(refuse(
             path,
@@ -88,7 +108,7 @@ pub fn check_declaration(decl: &PluginDeclaration, path: &Path) -> Result<String
             ),
         ));
     }
-    let theirs = (decl.layout_fingerprint)();
+    let theirs = layout_fp();
     if theirs != layout_fingerprint() {
         return Err(refuse(
             path,
@@ -99,10 +119,75 @@ pub fn check_declaration(decl: &PluginDeclaration, path: &Path) -> Result<String
             ),
         ));
     }
-    let id = id
+    let id = decl
+        .plugin_id
+        .as_str()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| refuse(path, "declaration has no id"))?;
+        .ok_or_else(|| refuse(path, "declaration has no readable id"))?;
     Ok(id.to_string())
+}
+
+/// Checks, before the declaration at `addr` is read as a [`PluginDeclaration`], that every byte
+/// reading it will touch lies in the readable segments of the object mapping it, and that its
+/// functions lie in that object's code: the ABI version alone first (a mismatch is reported
+/// without reading further), then the whole struct, then each string range and function.
+#[cfg(target_os = "linux")]
+fn check_declaration_memory(addr: *const PluginDeclaration, path: &Path) -> Result<()> {
+    use super::declare::MAX_DECLARATION_STR;
+    use super::segments::Segments;
+    let at = addr as usize;
+    let outside = |what: &str| {
+        refuse(
+            path,
+            format!("declaration {what} lies outside the library's mapped memory (malformed)"),
+        )
+    };
+    let segs = Segments::containing(at).ok_or_else(|| outside("symbol"))?;
+    if !at.is_multiple_of(std::mem::align_of::<PluginDeclaration>()) {
+        return Err(refuse(path, "declaration symbol is misaligned (malformed)"));
+    }
+    if !segs.readable(at, std::mem::size_of::<u32>()) {
+        return Err(outside("symbol"));
+    }
+    // SAFETY: the first field (a u32, the declaration's first 4 bytes) is aligned and lies in a
+    // readable segment of the library, checked just above.
+    let abi_version = unsafe { std::ptr::read(addr.cast::<u32>()) };
+    if abi_version != PLUGIN_ABI_VERSION {
+        return Ok(()); // check_declaration reports it, reading only this field
+    }
+    if !segs.readable(at, std::mem::size_of::<PluginDeclaration>()) {
+        return Err(outside("struct"));
+    }
+    // SAFETY: the whole struct lies in readable memory of the library (checked above) and every
+    // bit pattern is valid for its fields (integers, raw pointers, nullable function pointers).
+    let decl = unsafe { &*addr };
+    for (name, s) in [
+        ("st-core version", &decl.core_version),
+        ("rustc version", &decl.rustc_version),
+        ("plugin id", &decl.plugin_id),
+    ] {
+        let (ptr, len) = s.raw();
+        // Null or over-long strings are refused by `as_str` without being read.
+        if ptr != 0 && len <= MAX_DECLARATION_STR && !segs.readable(ptr, len) {
+            return Err(outside(name));
+        }
+    }
+    let functions = [
+        decl.std_fingerprint.map(|f| f as usize),
+        decl.layout_fingerprint.map(|f| f as usize),
+        decl.create.map(|f| f as usize),
+    ];
+    if functions.into_iter().flatten().any(|f| !segs.executable(f)) {
+        return Err(outside("function pointer"));
+    }
+    Ok(())
+}
+
+/// Without `dl_iterate_phdr` only the checks of [`check_declaration`] apply: the fields and
+/// strings a plugin declares are trusted to be readable.
+#[cfg(not(target_os = "linux"))]
+fn check_declaration_memory(_addr: *const PluginDeclaration, _path: &Path) -> Result<()> {
+    Ok(())
 }
 
 impl DynamicPluginLoader {
@@ -135,16 +220,22 @@ impl DynamicPluginLoader {
     /// Loads one library and registers its plugin; returns the plugin id.
     ///
     /// # Errors
-    /// [`Error::Plugin`] named after the file when it cannot be opened, has no declaration, does
-    /// not match this host, fails to build its plugin, or the id is already registered.
+    /// [`Error::Plugin`] named after the file when it is not a complete shared object for this
+    /// machine (truncated, foreign, not ELF on ELF hosts), cannot be opened, has no declaration
+    /// or a malformed one (pointers outside the library), does not match this host, fails to
+    /// build its plugin, or the id is already registered.
     pub fn load_file(&self, path: &Path, registry: &PluginRegistry) -> Result<String> {
+        if elf::HOST_IS_ELF {
+            // A truncated or foreign file would crash inside dlopen (SIGBUS), not fail.
+            elf::check_file(path).map_err(|reason| refuse(path, reason))?;
+        }
         // SAFETY: opening a library runs its initializers. Plugins are trusted code: loading a
-        // directory of libraries means trusting them, as with any native extension.
+        // directory of libraries means trusting them, as with any native extension. The file
+        // was checked to be a complete shared object for this machine.
         let library = unsafe { libloading::Library::new(path) }
             .map_err(|e| refuse(path, format!("cannot open library: {e}")))?;
         let symbol = format!("{PLUGIN_DECLARATION_SYMBOL}\0");
-        // SAFETY: `declare_plugin!` exports the symbol as a `PluginDeclaration` static; the first
-        // field (the ABI version) is checked before anything else is read.
+        // SAFETY: only the symbol's address is taken here; nothing is read through it yet.
         let decl: *const PluginDeclaration = unsafe {
             match library.get::<*const PluginDeclaration>(symbol.as_bytes()) {
                 Ok(sym) => *sym,
@@ -161,11 +252,16 @@ impl DynamicPluginLoader {
         if decl.is_null() {
             return Err(refuse(path, "null plugin declaration"));
         }
+        check_declaration_memory(decl, path)?;
         // SAFETY: non-null pointer to the library's static declaration, mapped while `library`
-        // lives (it outlives this borrow).
+        // lives (it outlives this borrow); on Linux its bytes, strings and functions were just
+        // checked to lie in the library's mapped segments (elsewhere the library is trusted).
         let decl: &PluginDeclaration = unsafe { &*decl };
         let id = check_declaration(decl, path)?;
-        let raw = (decl.create)();
+        let Some(create) = decl.create else {
+            return Err(refuse(path, "declaration has a null function pointer"));
+        };
+        let raw = create();
         if raw.is_null() {
             return Err(Error::Plugin {
                 plugin: id,

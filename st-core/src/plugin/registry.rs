@@ -3,8 +3,15 @@
 //!
 //! Locking: the plugin table is a `parking_lot::RwLock` that is never held while plugin code
 //! runs; life-cycle operations (initialize, unload, shutdown) are serialized by a re-entrant lock
-//! so a plugin may call them from its own hooks.
+//! so a plugin may call them from its own hooks. Each plugin has its own lock, held only while
+//! its hook runs; events published meanwhile are delivered after it is released (Note
+//! [Run-to-completion delivery] in `bus.rs`), so plugins publishing from their handlers cannot
+//! deadlock on each other's locks.
+//!
+//! Unloading never waits for, or closes, a dynamic plugin's library: calls still running in it
+//! hold it, and the last one to return closes it (Note [Keeping plugin libraries mapped]).
 
+use super::bus::Filter;
 use super::context::PluginContext;
 use super::invoke::{self, Outcome, PluginCell};
 use super::metadata::{PluginCapability, PluginMetadata};
@@ -18,7 +25,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A plugin and the library holding its code; fields drop in order, plugin first.
 struct Parts {
@@ -183,8 +189,9 @@ impl PluginRegistry {
         let Parts { plugin, library } = parts;
         let cell = Arc::new(PluginCell {
             plugin: Mutex::new(plugin),
-            ctx: self.context.for_plugin(&id),
+            ctx: self.context.for_plugin(&id, library.as_ref()),
             loaded: AtomicBool::new(false),
+            key: invoke::next_key(),
             library,
             library_path,
         });
@@ -297,14 +304,13 @@ impl PluginRegistry {
             return Err(reason);
         }
         cell.loaded.store(true, Ordering::Release);
-        owner.track(
-            self.event_bus
-                .subscribe_all_but_tensor_op(invoke::delivery(&cell)),
-        );
+        self.event_bus
+            .add_handler(Filter::AllButTensorOp, invoke::delivery(&cell), &owner);
         if owner.wants_tensor_ops() {
-            owner.track(
-                self.event_bus
-                    .subscribe("TensorOp", invoke::delivery(&cell)),
+            self.event_bus.add_handler(
+                Filter::Name("TensorOp".into()),
+                invoke::delivery(&cell),
+                &owner,
             );
         }
         if let Some(h) = self.plugins.write().get_mut(id) {
@@ -367,7 +373,9 @@ impl PluginRegistry {
         let owner = cell.ctx.owner().cloned();
         let failed = owner.as_ref().is_some_and(|o| o.is_failed());
         if let Some(o) = &owner {
-            o.unsubscribe_all();
+            // Its subscriptions go (also those made through `ctx.event_bus`), and no new ones
+            // are accepted, so none can outlive the plugin.
+            o.close();
         }
         let result = if was_loaded && !failed {
             match invoke::call(&cell, "on_unload", |p, ctx| p.on_unload(ctx)) {
@@ -379,9 +387,8 @@ impl PluginRegistry {
             Ok(())
         };
         self.context.remove_services_of(id);
-        if cell.library.is_some() && !self.event_bus.wait_until_idle(Duration::from_secs(5)) {
-            eprintln!("spiraltorch: plugin {id}: events still in flight while unloading");
-        }
+        // A call still running in the plugin (on another thread) holds the cell or the library;
+        // the library closes when the last of them returns, never here on a timeout.
         drop(cell);
         if was_loaded {
             self.event_bus.publish(&PluginEvent::PluginUnloaded {

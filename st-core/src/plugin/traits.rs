@@ -57,7 +57,11 @@ pub trait Plugin: Send + Sync {
 
     /// Called for every event published on the registry's bus while the plugin is loaded,
     /// except `TensorOp`, which arrives only after [`PluginContext::receive_tensor_ops`].
-    /// Events a plugin publishes from inside its own `on_event` are not delivered back to it.
+    ///
+    /// The plugin's lock is held during the call; events it publishes (or ops it runs) are
+    /// queued and delivered after it returns. Events caused by this plugin's own hooks, directly
+    /// or through other plugins' hooks, are not delivered back to its `on_event` (its plain
+    /// subscriptions still receive them).
     ///
     /// # Errors
     /// Reported on stderr; the plugin stays loaded (a panic, in contrast, marks it failed).
