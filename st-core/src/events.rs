@@ -25,7 +25,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -350,7 +350,7 @@ pub fn global_event_bus() -> &'static PluginEventBus {
 #[cfg(feature = "op-events")]
 #[inline]
 pub(crate) fn tensor_op_listened() -> bool {
-    GLOBAL_TENSOR_OP_LISTENERS.load(Ordering::Relaxed) != 0
+    GLOBAL_TENSOR_OP_LISTENERS.load(std::sync::atomic::Ordering::Relaxed) != 0
 }
 
 /// Built without the `op-events` feature: the dispatcher never publishes `TensorOp`, and the
@@ -393,7 +393,7 @@ pub(crate) fn publish_tensor_op(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn filters_and_listener_count() {
