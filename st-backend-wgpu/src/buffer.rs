@@ -144,6 +144,10 @@ impl DeviceBuffer for WgpuBuffer {
         self
     }
 
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
     fn len_bytes(&self) -> usize {
         self.len
     }

@@ -349,7 +349,7 @@ impl Backend for WgpuBackend {
             self.gpu.queue.write_buffer(buf.raw(), 0, &padded(bytes));
         }
         self.gpu.check("upload")?;
-        Ok(Arc::new(buf))
+        Ok(Storage::new(buf))
     }
 
     fn download(

@@ -118,6 +118,17 @@ impl DType {
         matches!(self.kind(), DTypeKind::Int)
     }
 
+    /// Whether a result of dtype `from` may be written into a tensor of dtype `to` (PyTorch's
+    /// `can_cast`, used by `out=` and in-place ops): never a float into an integer or bool,
+    /// never an integer into bool; any cast within a kind, or up a kind, is allowed.
+    pub const fn can_cast(from: DType, to: DType) -> bool {
+        !matches!(
+            (from.kind(), to.kind()),
+            (DTypeKind::Float, DTypeKind::Int | DTypeKind::Bool)
+                | (DTypeKind::Int, DTypeKind::Bool)
+        )
+    }
+
     /// The dtype of `a op b` for two tensors of equal priority (PyTorch's `promote_types`).
     pub fn promote(a: DType, b: DType) -> DType {
         use DType::*;

@@ -154,6 +154,37 @@ impl Layout {
         self.is_contiguous().then_some(self.offset)
     }
 
+    /// True when no two elements of the view share an address, so it can be written (PyTorch
+    /// rejects writes to views with internal overlap, like an expanded tensor). Exact for every
+    /// layout the view ops make; an exotic interleaving that would need a search counts as
+    /// overlapping.
+    pub fn is_non_overlapping(&self) -> bool {
+        let mut dims: SmallVec<[(usize, usize); 8]> = self
+            .shape
+            .dims()
+            .iter()
+            .zip(self.strides.iter())
+            .filter(|(d, _)| **d > 1)
+            .map(|(d, s)| (*d, s.unsigned_abs()))
+            .collect();
+        if self.numel() == 0 {
+            return true;
+        }
+        dims.sort_unstable_by_key(|&(_, s)| s);
+        // Each dim must step past everything the smaller-stride dims span.
+        let mut span = 0usize;
+        for (d, s) in dims {
+            if s <= span {
+                return false;
+            }
+            span = match (d - 1).checked_mul(s).and_then(|x| x.checked_add(span)) {
+                Some(v) => v,
+                None => return false,
+            };
+        }
+        true
+    }
+
     /// One past the largest element index addressed (0 for an empty view).
     pub fn max_extent(&self) -> usize {
         if self.numel() == 0 {

@@ -5,19 +5,144 @@
 use crate::device::BackendId;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A buffer owned by a backend. Views share it through [`Storage`].
 pub trait DeviceBuffer: Send + Sync + 'static {
     /// For the owning backend to downcast to its concrete buffer type.
     fn as_any(&self) -> &dyn Any;
+    /// Mutable form of [`DeviceBuffer::as_any`], for kernels writing into a given buffer.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Size in bytes.
     fn len_bytes(&self) -> usize;
 }
 
-/// Reference-counted device buffer shared by views.
-pub type Storage = Arc<dyn DeviceBuffer>;
+/// A backend buffer together with what every view of it shares: a reader/writer lock that
+/// makes in-place writes data-race free, and the version counter autograd checks.
+///
+/// Note [Storage locking]: every access to a buffer's elements holds its lock — shared for
+/// kernel inputs and read-back, exclusive for the output of an in-place or `out=` op — so a
+/// write never overlaps a read of the same memory, from any thread. The dispatcher takes all
+/// the locks an op needs in one global order (by storage address, one lock per distinct
+/// storage), so two ops writing each other's inputs on two threads cannot deadlock. Shared
+/// locks are recursive (a thread already reading a buffer may read it again), and nothing
+/// that holds a lock calls back into user code.
+pub struct StorageCell<B: ?Sized = dyn DeviceBuffer> {
+    version: AtomicU64,
+    len_bytes: usize,
+    buffer: RwLock<B>,
+}
+
+/// Reference-counted device buffer shared by every view of a tensor (cheap to clone).
+#[derive(Clone)]
+pub struct Storage(Arc<StorageCell>);
+
+/// Shared access to a storage's buffer (see Note [Storage locking]).
+pub type StorageRead<'a> = RwLockReadGuard<'a, dyn DeviceBuffer>;
+/// Exclusive access to a storage's buffer (see Note [Storage locking]).
+pub type StorageWrite<'a> = RwLockWriteGuard<'a, dyn DeviceBuffer>;
+
+impl<B: DeviceBuffer> StorageCell<B> {
+    /// A cell at version 0 around `buffer`.
+    pub fn new(buffer: B) -> StorageCell<B> {
+        StorageCell {
+            version: AtomicU64::new(0),
+            len_bytes: buffer.len_bytes(),
+            buffer: RwLock::new(buffer),
+        }
+    }
+
+    /// The buffer, when the caller owns the cell exclusively. The caller must not change the
+    /// buffer's size.
+    pub fn get_mut(&mut self) -> &mut B {
+        self.buffer.get_mut()
+    }
+
+    /// Replaces the buffer of an exclusively owned cell with `buffer` at version 0, keeping
+    /// the allocation (for backends that recycle small storages).
+    pub fn reset(&mut self, buffer: B) {
+        self.len_bytes = buffer.len_bytes();
+        *self.version.get_mut() = 0;
+        *self.buffer.get_mut() = buffer;
+    }
+}
+
+impl Storage {
+    /// Shares `buffer` as a new storage at version 0.
+    pub fn new<B: DeviceBuffer>(buffer: B) -> Storage {
+        Storage(Arc::new(StorageCell::new(buffer)))
+    }
+
+    /// Wraps a cell already in an `Arc` (for backends that keep typed handles to recycle).
+    pub fn from_cell<B: DeviceBuffer>(cell: Arc<StorageCell<B>>) -> Storage {
+        Storage(cell)
+    }
+
+    /// Shared access to the buffer; blocks while an in-place op writes it. Recursive: a thread
+    /// that already reads this storage gets a second guard at once.
+    #[inline]
+    pub fn read(&self) -> StorageRead<'_> {
+        self.0.buffer.read_recursive()
+    }
+
+    /// Exclusive access to the buffer, for writing its elements. Blocks while others read it;
+    /// a thread that holds a [`Storage::read`] guard of this storage must not call it.
+    /// Writers bump the version with [`Storage::bump_version`].
+    #[inline]
+    pub fn write(&self) -> StorageWrite<'_> {
+        self.0.buffer.write()
+    }
+
+    /// Size in bytes (fixed for the buffer's life, recorded when it was shared; needs no lock).
+    #[inline]
+    pub fn len_bytes(&self) -> usize {
+        self.0.len_bytes
+    }
+
+    /// The version counter: how many in-place writes this storage has had (PyTorch's
+    /// `_version`, shared by every view).
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Acquire)
+    }
+
+    /// Records one in-place write (called by whoever wrote the elements).
+    #[inline]
+    pub fn bump_version(&self) {
+        self.0.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// True when both handles share one buffer.
+    #[inline]
+    pub fn ptr_eq(&self, other: &Storage) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// An address identifying the buffer, for ordering lock acquisition.
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const u8 as usize
+    }
+
+    /// Number of handles sharing this storage (tensors, views, autograd's saved copies).
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Storage({} bytes, version {})",
+            self.len_bytes(),
+            self.version()
+        )
+    }
+}
 
 /// A compute backend: moves bytes in and out of its buffers. Kernels are registered separately
 /// with `register_kernel!`.

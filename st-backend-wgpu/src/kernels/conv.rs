@@ -8,7 +8,6 @@ use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
-use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/conv.wgsl");
 
@@ -124,7 +123,7 @@ fn conv(args: &KernelArgs<'_>) -> Result<Storage> {
         &bufs,
         gpu.grid_1d(n_out as u64),
     )?;
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 register_kernel!(Conv2d, "wgpu", [F32, F16], conv, KernelCaps::CONTIGUOUS);

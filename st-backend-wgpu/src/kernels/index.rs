@@ -13,7 +13,6 @@ use st_core::register_kernel;
 use st_core::shape::Shape;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
-use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/index.wgsl");
 
@@ -85,7 +84,7 @@ fn check_indices(op: &'static str, idx: &KernelInput<'_>, size: usize) -> Result
     if l.numel() == 0 {
         return Ok(());
     }
-    let all = read_back(idx.buffer, DType::I64, 0, l.max_extent())?;
+    let all = read_back(idx.buffer()?, DType::I64, 0, l.max_extent())?;
     let vals: Vec<i64> = all
         .chunks_exact(8)
         .map(|c| i64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -131,7 +130,7 @@ fn cat(args: &KernelArgs<'_>) -> Result<Storage> {
         )?;
         start += l.dims().get(*d).copied().unwrap_or(1);
     }
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 fn take(args: &KernelArgs<'_>) -> Result<Storage> {
@@ -180,7 +179,7 @@ fn take(args: &KernelArgs<'_>) -> Result<Storage> {
         &bufs,
         g.grid_1d(args.out_shape.numel() as u64),
     )?;
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
@@ -223,7 +222,7 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
         &bufs,
         g.grid_1d(args.out_shape.numel() as u64),
     )?;
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 register_kernel!(Cat, "wgpu", [F32, F16, I32, I64], cat);

@@ -7,7 +7,6 @@ use st_core::dispatch::{KernelArgs, KernelCaps};
 use st_core::register_kernel;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
-use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/matmul.wgsl");
 
@@ -100,7 +99,7 @@ fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
             groups,
         )?;
     }
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 register_kernel!(Matmul, "wgpu", [F32, F16], matmul, KernelCaps::CONTIGUOUS);

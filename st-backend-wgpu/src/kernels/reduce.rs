@@ -10,7 +10,6 @@ use st_core::register_kernel;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 use std::fmt::Write;
-use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/reduce.wgsl");
 
@@ -171,7 +170,7 @@ fn reduce(args: &KernelArgs<'_>) -> Result<Storage> {
         &[raw(x, name)?, out.raw()],
         g.grid_items(n_out as u64),
     )?;
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 register_kernel!(Sum, "wgpu", [F32, F16], reduce);

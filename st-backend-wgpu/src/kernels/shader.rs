@@ -142,7 +142,7 @@ impl Meta {
 
 /// The wgpu buffer of a kernel input.
 pub fn raw<'a>(inp: &'a KernelInput<'a>, op: &'static str) -> Result<&'a wgpu::Buffer> {
-    Ok(WgpuBuffer::downcast(inp.buffer, op)?.raw())
+    Ok(WgpuBuffer::downcast(inp.buffer()?, op)?.raw())
 }
 
 /// Bytes of `n` elements of `dt`.
@@ -307,7 +307,7 @@ impl Elementwise<'_> {
         let src =
             || elementwise_wgsl(op, self.lib, &dtypes, self.out, &self.expr).unwrap_or_default();
         g.run(&self.key, "main", &src, &m.0, &bufs, g.grid_1d(threads))?;
-        Ok(Arc::new(out))
+        Ok(Storage::new(out))
     }
 }
 

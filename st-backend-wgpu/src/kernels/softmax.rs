@@ -8,7 +8,6 @@ use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
 use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
-use std::sync::Arc;
 
 const LIB: &str = include_str!("../../shaders/softmax.wgsl");
 
@@ -63,7 +62,7 @@ fn softmax(args: &KernelArgs<'_>) -> Result<Storage> {
             g.grid_items(rows as u64),
         )?;
     }
-    Ok(Arc::new(out))
+    Ok(Storage::new(out))
 }
 
 register_kernel!(Softmax, "wgpu", [F32, F16], softmax, KernelCaps::CONTIGUOUS);

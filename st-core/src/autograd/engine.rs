@@ -14,6 +14,48 @@ use std::sync::Arc;
 pub(crate) struct Saved {
     pub(crate) inputs: SmallVec<[Tensor; 3]>,
     pub(crate) output: Tensor,
+    /// Storage versions of the inputs, then of the output, when they were saved.
+    pub(crate) versions: SmallVec<[u64; 4]>,
+}
+
+impl Saved {
+    fn new(inputs: SmallVec<[Tensor; 3]>, output: Tensor) -> Saved {
+        let versions = inputs
+            .iter()
+            .chain([&output])
+            .map(Tensor::version)
+            .collect();
+        Saved {
+            inputs,
+            output,
+            versions,
+        }
+    }
+
+    /// PyTorch's check: a tensor whose values the backward rule reads must not have been
+    /// written in place since it was saved.
+    fn check_versions(&self, op: OpId) -> Result<()> {
+        let (inputs, output) = super::rules::reads_saved(op);
+        let n = self.inputs.len();
+        for (i, &saved) in self.versions.iter().enumerate() {
+            let (t, checked, what) = match self.inputs.get(i) {
+                Some(t) => (t, inputs, format!("input {i} of {n}")),
+                None => (&self.output, output, "its output".to_string()),
+            };
+            let now = t.version();
+            if checked && now != saved {
+                return Err(Error::Autograd(format!(
+                    "one of the variables needed for gradient computation has been modified by an \
+                     inplace operation: [{}, shape {}] ({what}) is at version {now}; expected \
+                     version {saved} instead. Op: {}",
+                    t.dtype(),
+                    t.shape(),
+                    op.name()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A recorded op: how to send the output's gradient back to the inputs.
@@ -59,7 +101,7 @@ impl Drop for Node {
             if let Some(g) = inner.grad.get_mut().take() {
                 pending.push(g);
             }
-            if let Some(node) = inner.grad_fn.take() {
+            if let Some(node) = inner.grad_fn.get_mut().take() {
                 if let Ok(mut node) = Arc::try_unwrap(node) {
                     if let Some(s) = node.saved.get_mut().take() {
                         push(&mut pending, s);
@@ -95,7 +137,7 @@ fn link(op: OpId, params: OpParams, inputs: SmallVec<[Tensor; 3]>, out: Tensor) 
     let node = Arc::new(Node {
         op,
         params,
-        saved: Mutex::new(Some(Saved { inputs, output })),
+        saved: Mutex::new(Some(Saved::new(inputs, output))),
     });
     let inner = &out.0;
     Tensor::with_grad_fn(
@@ -105,6 +147,27 @@ fn link(op: OpId, params: OpParams, inputs: SmallVec<[Tensor; 3]>, out: Tensor) 
         inner.device,
         Some(node),
     )
+}
+
+/// Records an in-place op that wrote `target`: `inputs` are what the op read (the target's
+/// old history first, as a snapshot or a copy of its old values), and `target` takes the new
+/// node as its history (PyTorch's rebase of an in-place op's output).
+pub(crate) fn record_inplace(
+    op: OpId,
+    params: OpParams,
+    inputs: SmallVec<[Tensor; 3]>,
+    target: &Tensor,
+) {
+    let node = Arc::new(Node {
+        op,
+        params,
+        saved: Mutex::new(Some(Saved::new(inputs, target.detach()))),
+    });
+    *target.0.grad_fn.lock() = Some(node);
+    target
+        .0
+        .requires_grad
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Records a device transfer (`Tensor::to`) so gradients move back to the source device.
@@ -185,14 +248,14 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
         };
         for inp in &saved.inputs {
             if let Some(n) = inp.grad_fn() {
-                if !visited.contains_key(&key(n)) {
-                    stack.push((n.clone(), false));
+                if !visited.contains_key(&key(&n)) {
+                    stack.push((n, false));
                 }
             }
         }
     }
     let mut grads: HashMap<*const Node, Tensor> = HashMap::new();
-    grads.insert(key(root_node), seed);
+    grads.insert(key(&root_node), seed);
     for node in order.iter().rev() {
         let Some(grad) = grads.remove(&key(node)) else {
             continue;
@@ -202,6 +265,7 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
             .lock()
             .take()
             .ok_or_else(|| Error::Autograd("graph freed while running backward".into()))?;
+        saved.check_versions(node.op)?;
         let input_refs: SmallVec<[&Tensor; 3]> = saved.inputs.iter().collect();
         let in_grads = rules::backward(node.op, &node.params, &input_refs, &saved.output, &grad)?;
         for (inp, g) in saved.inputs.iter().zip(in_grads) {
@@ -219,7 +283,7 @@ pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
             }
             match inp.grad_fn() {
                 Some(n) => {
-                    let k = key(n);
+                    let k = key(&n);
                     let acc = match grads.remove(&k) {
                         Some(prev) => prev.add(&g)?,
                         None => g,

@@ -5,7 +5,8 @@ mod engine;
 mod grad_mode;
 pub mod gradcheck;
 mod rules;
+pub(crate) use rules::reads_saved;
 
 pub use engine::{backward, Node};
-pub(crate) use engine::{record, record_transfer};
+pub(crate) use engine::{record, record_inplace, record_transfer};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};

@@ -21,6 +21,25 @@ use crate::op::{OpId, OpParams};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
+/// Which saved tensors the backward rule of `op` reads the values of — `(inputs, output)` —
+/// so that an in-place write to one of them since it was saved makes the gradient wrong (and
+/// backward an error). Rules that use only shapes and dtypes need no check. View ops count as
+/// reading their input: the output shares its storage, so a write through either changes what
+/// the graph describes.
+pub(crate) fn reads_saved(op: OpId) -> (bool, bool) {
+    use OpId::*;
+    let output_only = matches!(
+        op,
+        Exp | Sqrt | Rsqrt | Tanh | Sigmoid | Reciprocal | Softmax | LogSoftmax
+    );
+    let shapes_only = matches!(
+        op,
+        Add | Sub | Neg | Sum | Cat | Copy | Cast | Im2Col | Col2Im
+    );
+    let output = output_only || matches!(op, Pow | Prod | Max | Min);
+    (!output_only && !shapes_only, output)
+}
+
 /// Gradients of the inputs of `op` given the output gradient `g` (one entry per input).
 ///
 /// # Errors

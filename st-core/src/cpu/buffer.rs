@@ -4,7 +4,7 @@
 use crate::alloc::{out_of_memory, try_vec_with_capacity};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::storage::{DeviceBuffer, Storage};
+use crate::storage::{DeviceBuffer, Storage, StorageCell};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::cell::Cell;
@@ -63,7 +63,7 @@ struct Pool {
 thread_local! {
     /// The storage of this thread's most recent tiny (inline) output, for reuse by the next
     /// one once its tensors are gone (see [`CpuBuffer::into_storage`]).
-    static RECENT_TINY: Cell<Option<Arc<CpuBuffer>>> = const { Cell::new(None) };
+    static RECENT_TINY: Cell<Option<Arc<StorageCell<CpuBuffer>>>> = const { Cell::new(None) };
 }
 
 static POOL: Mutex<Pool> = Mutex::new(Pool {
@@ -263,23 +263,24 @@ impl CpuBuffer {
     /// call (see `docs/benchmarks.md`).
     pub fn into_storage(self) -> Storage {
         if !matches!(self.chunks, Mem::Inline(_)) {
-            return Arc::new(self);
+            return Storage::new(self);
         }
         let recent = RECENT_TINY.try_with(Cell::take).ok().flatten();
         let arc = match recent {
             Some(mut arc) => match Arc::get_mut(&mut arc) {
-                Some(slot) => {
-                    *slot = self;
+                Some(cell) => {
+                    // Nothing else holds it: a fresh storage (version 0) in the old allocation.
+                    cell.reset(self);
                     arc
                 }
                 // Still part of a live tensor: leave it to that tensor.
-                None => Arc::new(self),
+                None => Arc::new(StorageCell::new(self)),
             },
-            None => Arc::new(self),
+            None => Arc::new(StorageCell::new(self)),
         };
         // Fails only while the thread is shutting down; the buffer is then simply not kept.
         let _ = RECENT_TINY.try_with(|r| r.set(Some(Arc::clone(&arc))));
-        arc
+        Storage::from_cell(arc)
     }
 
     /// Downcasts a kernel input buffer to a CPU buffer.
@@ -292,6 +293,17 @@ impl CpuBuffer {
         buf.as_any()
             .downcast_ref::<CpuBuffer>()
             .ok_or_else(|| Error::Internal("cpu kernel received a non-cpu buffer".into()))
+    }
+
+    /// Downcasts a kernel output buffer to a CPU buffer.
+    ///
+    /// # Errors
+    /// As [`CpuBuffer::downcast`].
+    #[inline]
+    pub fn downcast_mut(buf: &mut dyn DeviceBuffer) -> Result<&mut CpuBuffer> {
+        buf.as_any_mut()
+            .downcast_mut::<CpuBuffer>()
+            .ok_or_else(|| Error::Internal("cpu kernel received a non-cpu output buffer".into()))
     }
 }
 
@@ -316,6 +328,10 @@ impl Drop for CpuBuffer {
 
 impl DeviceBuffer for CpuBuffer {
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 
@@ -372,10 +388,10 @@ mod tests {
         assert_eq!(c.to_vec::<f32>().unwrap(), [-9.0, -18.0]);
         // Once every holder is gone the next tiny output takes that storage over, with its
         // own values.
-        let freed = Arc::as_ptr(c.storage()) as *const u8;
+        let freed = c.storage().addr();
         drop((view, c));
         let d = x.div(&y).unwrap();
-        assert_eq!(Arc::as_ptr(d.storage()) as *const u8, freed);
+        assert_eq!(d.storage().addr(), freed);
         assert_eq!(d.to_vec::<f32>().unwrap(), [0.1, 0.1]);
         // Storage made on another thread is never shared with this one's outputs.
         let (x2, y2) = (x.clone(), y.clone());

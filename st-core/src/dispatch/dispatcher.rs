@@ -14,7 +14,7 @@ use crate::events;
 use crate::layout::Layout;
 use crate::op::{dispatch_dtype, infer, OpId, OpParams};
 use crate::shape::Shape;
-use crate::storage::{backend, Storage};
+use crate::storage::{backend, Storage, StorageRead};
 use crate::tensor::Tensor;
 use crate::DType;
 use smallvec::SmallVec;
@@ -57,32 +57,68 @@ pub fn dispatch_on(
     let direct = inputs
         .iter()
         .all(|t| !(broadcast && t.shape() != &out_shape) && (strided || t.is_contiguous()));
+    let timed = events::tensor_op_listened();
+    let start = timed.then(std::time::Instant::now);
     let out = if direct {
         // Fixed-size arrays for the usual arities: collecting into a SmallVec costs more
-        // than a small op's kernel.
-        let run = |kin: &[KernelInput<'_>]| {
-            run(entry, op, kin, params, out_shape, out_dtype, device, inputs)
+        // than a small op's kernel. Read locks are taken in address order (Note [Storage
+        // locking]) and released before the event is published.
+        let run =
+            |kin: &[KernelInput<'_>]| run(entry, op, kin, params, &out_shape, out_dtype, device);
+        let storage = match inputs {
+            [a] => {
+                let ga = a.storage().read();
+                run(&[ki(a, &ga)])?
+            }
+            [a, b] => {
+                let (ga, gb) = read2(a.storage(), b.storage());
+                run(&[ki(a, &ga), ki(b, &gb)])?
+            }
+            _ => {
+                let guards = read_all(inputs);
+                let kin: SmallVec<[KernelInput<'_>; 4]> =
+                    inputs.iter().zip(&guards).map(|(t, g)| ki(t, g)).collect();
+                run(&kin)?
+            }
         };
-        match inputs {
-            [a] => run(&[ki(a)])?,
-            [a, b] => run(&[ki(a), ki(b)])?,
-            [a, b, c] => run(&[ki(a), ki(b), ki(c)])?,
-            _ => run(&inputs.iter().map(|t| ki(t)).collect::<Vec<_>>())?,
-        }
+        Tensor::wrap(storage, Layout::contiguous(out_shape), out_dtype, device)
     } else {
         run_adjusted(entry, op, inputs, params, out_shape, out_dtype, device)?
     };
+    if let Some(start) = start {
+        events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
+    }
     Ok(autograd::record(op, params, inputs, out))
 }
 
-/// The kernel's view of an input tensor.
+/// The kernel's view of an input tensor, read through `guard` (a read lock of its storage).
 #[inline(always)]
-fn ki(t: &Tensor) -> KernelInput<'_> {
-    KernelInput {
-        buffer: &**t.storage(),
-        layout: t.layout(),
-        dtype: t.dtype(),
+fn ki<'a>(t: &'a Tensor, guard: &'a StorageRead<'_>) -> KernelInput<'a> {
+    KernelInput::new(&**guard, t.layout(), t.dtype())
+}
+
+/// Read locks of two storages, taken in address order.
+#[inline(always)]
+pub(crate) fn read2<'a>(a: &'a Storage, b: &'a Storage) -> (StorageRead<'a>, StorageRead<'a>) {
+    if a.addr() <= b.addr() {
+        let ga = a.read();
+        (ga, b.read())
+    } else {
+        let gb = b.read();
+        (a.read(), gb)
     }
+}
+
+/// Read locks of every input's storage, taken in address order, returned in input order.
+pub(crate) fn read_all<'a>(inputs: &[&'a Tensor]) -> SmallVec<[StorageRead<'a>; 4]> {
+    let mut order: SmallVec<[usize; 4]> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| inputs[i].storage().addr());
+    let mut taken: SmallVec<[Option<StorageRead<'a>>; 4]> =
+        (0..inputs.len()).map(|_| None).collect();
+    for i in order {
+        taken[i] = Some(inputs[i].storage().read());
+    }
+    taken.into_iter().flatten().collect()
 }
 
 #[cold]
@@ -129,18 +165,21 @@ fn run_adjusted(
             t.layout().clone()
         });
     }
+    let src_refs: SmallVec<[&Tensor; 4]> = srcs.iter().collect();
+    let guards = read_all(&src_refs);
     let kin: SmallVec<[KernelInput<'_>; 4]> = srcs
         .iter()
         .zip(&layouts)
-        .map(|(t, layout)| KernelInput {
-            buffer: &**t.storage(),
-            layout,
-            dtype: t.dtype(),
-        })
+        .zip(&guards)
+        .map(|((t, layout), g)| KernelInput::new(&**g, layout, t.dtype()))
         .collect();
-    run(
-        entry, op, &kin, params, out_shape, out_dtype, device, inputs,
-    )
+    let storage = run(entry, op, &kin, params, &out_shape, out_dtype, device)?;
+    Ok(Tensor::wrap(
+        storage,
+        Layout::contiguous(out_shape),
+        out_dtype,
+        device,
+    ))
 }
 
 /// The output of an op with no output elements: an empty buffer, without running the kernel
@@ -163,37 +202,28 @@ fn empty_output(entry: &Entry, args: &KernelArgs<'_>) -> Result<Storage> {
     b.upload(ordinal, args.out_dtype, &[])
 }
 
-/// Calls the kernel, wraps its output and publishes the `TensorOp` event when listened to.
-#[allow(clippy::too_many_arguments)]
+/// Calls the kernel (or makes the empty output without it).
 #[inline(always)]
 fn run(
     entry: &Entry,
     op: OpId,
     kin: &[KernelInput<'_>],
     params: &OpParams,
-    out_shape: Shape,
+    out_shape: &Shape,
     out_dtype: DType,
     device: Device,
-    inputs: &[&Tensor],
-) -> Result<Tensor> {
-    let timed = events::tensor_op_listened();
-    let start = timed.then(std::time::Instant::now);
+) -> Result<Storage> {
     let args = KernelArgs {
         op,
         inputs: kin,
         params,
-        out_shape: &out_shape,
+        out_shape,
         out_dtype,
         device,
     };
-    let storage = if out_shape.numel() == 0 {
-        empty_output(entry, &args)?
+    if out_shape.numel() == 0 {
+        empty_output(entry, &args)
     } else {
-        (entry.kernel)(&args)?
-    };
-    let out = Tensor::wrap(storage, Layout::contiguous(out_shape), out_dtype, device);
-    if let Some(start) = start {
-        events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
+        (entry.kernel)(&args)
     }
-    Ok(out)
 }

@@ -1,7 +1,7 @@
 //! The kernel table: built once from the `inventory` records into a dense array indexed by
 //! (op, backend, dtype), so a lookup is three multiplications and a load.
 
-use super::kernel::{KernelCaps, KernelFn, KernelReg};
+use super::kernel::{KernelCaps, KernelFn, KernelIntoFn, KernelReg};
 use crate::device::BackendId;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -15,6 +15,9 @@ use std::sync::OnceLock;
 pub struct Entry {
     /// The kernel.
     pub kernel: KernelFn,
+    /// Its output-buffer form (in-place and `out=` ops write through it without allocating;
+    /// without it the dispatcher computes out of place and copies).
+    pub into: Option<KernelIntoFn>,
     /// Its capabilities.
     pub caps: KernelCaps,
     /// Where it was registered.
@@ -78,6 +81,7 @@ impl Registry {
                 }
                 *slot = Some(Entry {
                     kernel: r.kernel,
+                    into: r.into,
                     caps: r.caps,
                     source: r.source,
                 });
@@ -230,6 +234,7 @@ mod tests {
             backend,
             dtypes: &[DType::F32],
             kernel: k,
+            into: None,
             caps: KernelCaps::STRIDED,
             source,
         }

@@ -21,7 +21,8 @@ pub(crate) struct TensorImpl {
     pub(crate) dtype: DType,
     pub(crate) device: Device,
     pub(crate) requires_grad: AtomicBool,
-    pub(crate) grad_fn: Option<Arc<Node>>,
+    /// Replaced when an in-place op rebases the tensor's history.
+    pub(crate) grad_fn: Mutex<Option<Arc<Node>>>,
     pub(crate) grad: Mutex<Option<Tensor>>,
 }
 
@@ -63,7 +64,7 @@ impl Tensor {
             dtype,
             device,
             requires_grad,
-            grad_fn,
+            grad_fn: Mutex::new(grad_fn),
             grad: Mutex::new(None),
         }))
     }
@@ -149,7 +150,15 @@ impl Tensor {
 
     /// True when both tensors view the same buffer.
     pub fn same_storage(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+        self.0.storage.ptr_eq(&other.0.storage)
+    }
+
+    /// The version counter of the storage: the number of in-place writes it has had (PyTorch's
+    /// `_version`; every view of the storage shares it). Autograd compares it with the
+    /// version it saved a tensor at.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
     }
 
     /// Whether gradients flow to this tensor.
@@ -169,7 +178,7 @@ impl Tensor {
                 self.dtype()
             )));
         }
-        if self.0.grad_fn.is_some() {
+        if self.0.grad_fn.lock().is_some() {
             return Err(Error::Autograd(
                 "requires_grad can only be changed on leaf tensors; use detach() first".into(),
             ));
@@ -192,13 +201,13 @@ impl Tensor {
     }
 
     /// The node that produced this tensor, when it was computed with grad mode on.
-    pub fn grad_fn(&self) -> Option<&Arc<Node>> {
-        self.0.grad_fn.as_ref()
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.0.grad_fn.lock().clone()
     }
 
     /// True for tensors not produced by a recorded op.
     pub fn is_leaf(&self) -> bool {
-        self.0.grad_fn.is_none()
+        self.0.grad_fn.lock().is_none()
     }
 
     /// The accumulated gradient of a leaf, after `backward()`.
@@ -292,7 +301,8 @@ impl Tensor {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let t = self.contiguous()?;
         let b = backend(t.device().backend())?;
-        b.download(&**t.storage(), t.dtype(), t.layout().offset(), t.numel())
+        let guard = t.storage().read();
+        b.download(&*guard, t.dtype(), t.layout().offset(), t.numel())
     }
 
     /// Copies the tensor to `device` (a no-op clone when already there). Gradients flow back

@@ -4,8 +4,10 @@ mod binary;
 mod create;
 mod handle;
 mod index;
+mod inplace;
 mod movement;
 mod nn;
+mod out;
 mod reduce;
 mod unary;
 

@@ -322,14 +322,15 @@ fn upload_download(g: &mut Gen) -> Result<Out> {
     let cnt = g.pick(&[0, 1, len, len + 1, 1 << 40, usize::MAX / 2, usize::MAX]);
     g.call(format!(
         "{{ let b = backend(BackendId::CPU)?; let s = b.upload({}, {up_dt:?}, &{bytes:?})?; \
-         b.download(&*s, {dt:?}, {}, {}) }}",
+         b.download(&*s.read(), {dt:?}, {}, {}) }}",
         fmt_u(ord),
         fmt_u(off),
         fmt_u(cnt)
     ));
     let b = backend(BackendId::CPU)?;
     let s = b.upload(ord, up_dt, &bytes)?;
-    done(b.download(&*s, dt, off, cnt))
+    let got = b.download(&*s.read(), dt, off, cnt);
+    done(got)
 }
 
 /// Raw dispatch, storage and backend entries.

@@ -1,8 +1,8 @@
 //! Binary arithmetic with broadcasting: add, sub, mul, div, pow, maximum, minimum.
 //! Inputs arrive broadcast to the output shape and promoted to one dtype.
 
-use super::util::map2;
-use crate::dispatch::KernelArgs;
+use super::util::{map2, new_output, Dest, Written};
+use crate::dispatch::{KernelArgs, KernelOut};
 use crate::dtype::{Bool8, DType};
 use crate::error::{Error, Result};
 use crate::op::OpId;
@@ -134,30 +134,38 @@ impl Arith for Bool8 {
     }
 }
 
-fn run<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn run<T: Arith>(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let (a, b) = (&args.inputs[0], &args.inputs[1]);
     match args.op {
-        OpId::Add => map2::<T, T>(a, b, T::add),
-        OpId::Sub => map2::<T, T>(a, b, T::sub),
-        OpId::Mul => map2::<T, T>(a, b, T::mul),
-        OpId::Div => map2::<T, T>(a, b, T::div),
-        OpId::Pow => map2::<T, T>(a, b, T::pow),
-        OpId::Maximum => map2::<T, T>(a, b, T::max),
-        OpId::Minimum => map2::<T, T>(a, b, T::min),
+        OpId::Add => map2::<T, T>(dest, a, b, T::add),
+        OpId::Sub => map2::<T, T>(dest, a, b, T::sub),
+        OpId::Mul => map2::<T, T>(dest, a, b, T::mul),
+        OpId::Div => map2::<T, T>(dest, a, b, T::div),
+        OpId::Pow => map2::<T, T>(dest, a, b, T::pow),
+        OpId::Maximum => map2::<T, T>(dest, a, b, T::max),
+        OpId::Minimum => map2::<T, T>(dest, a, b, T::min),
         op => Err(Error::Internal(format!("binary kernel called for {op}"))),
     }
 }
 
 fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
+    new_output(binary_to(args, &mut Dest::New)?)
+}
+
+fn binary_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    binary_to(args, &mut Dest::Into(out)).map(drop)
+}
+
+fn binary_to(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     match args.inputs[0].dtype {
-        DType::F32 => run::<f32>(args),
-        DType::F64 => run::<f64>(args),
-        DType::F16 => run::<f16>(args),
-        DType::BF16 => run::<bf16>(args),
-        DType::I32 => run::<i32>(args),
-        DType::I64 => run::<i64>(args),
-        DType::U8 => run::<u8>(args),
-        DType::Bool => run::<Bool8>(args),
+        DType::F32 => run::<f32>(args, dest),
+        DType::F64 => run::<f64>(args, dest),
+        DType::F16 => run::<f16>(args, dest),
+        DType::BF16 => run::<bf16>(args, dest),
+        DType::I32 => run::<i32>(args, dest),
+        DType::I64 => run::<i64>(args, dest),
+        DType::U8 => run::<u8>(args, dest),
+        DType::Bool => run::<Bool8>(args, dest),
     }
 }
 
@@ -165,26 +173,48 @@ register_kernel!(
     Add,
     "cpu",
     [F32, F64, F16, BF16, I32, I64, U8, Bool],
-    binary
+    binary,
+    into = binary_into
 );
-register_kernel!(Sub, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
+register_kernel!(
+    Sub,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    binary,
+    into = binary_into
+);
 register_kernel!(
     Mul,
     "cpu",
     [F32, F64, F16, BF16, I32, I64, U8, Bool],
-    binary
+    binary,
+    into = binary_into
 );
-register_kernel!(Div, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
-register_kernel!(Pow, "cpu", [F32, F64, F16, BF16, I32, I64, U8], binary);
+register_kernel!(
+    Div,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    binary,
+    into = binary_into
+);
+register_kernel!(
+    Pow,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    binary,
+    into = binary_into
+);
 register_kernel!(
     Maximum,
     "cpu",
     [F32, F64, F16, BF16, I32, I64, U8, Bool],
-    binary
+    binary,
+    into = binary_into
 );
 register_kernel!(
     Minimum,
     "cpu",
     [F32, F64, F16, BF16, I32, I64, U8, Bool],
-    binary
+    binary,
+    into = binary_into
 );

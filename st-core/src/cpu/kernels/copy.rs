@@ -4,9 +4,10 @@
 //! bool, f32 for f32/f16/bf16, f64 for f64) and convert once, so i64 values beyond 2^53 survive
 //! integer round trips and int → float rounds a single time.
 
-use super::util::{buf, map1};
+use super::into::fill_into;
+use super::util::{buf, map1, new_output, Dest, Written};
 use crate::cpu::CpuBuffer;
-use crate::dispatch::{KernelArgs, KernelInput};
+use crate::dispatch::{KernelArgs, KernelInput, KernelOut};
 use crate::dtype::{Bool8, DType, Element};
 use crate::error::{Error, Result};
 use crate::op::OpParams;
@@ -22,7 +23,18 @@ fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
             let data = buf::<T>(x)?;
             return Ok(CpuBuffer::from_slice(&data[off..off + x.layout.numel()])?.into_storage());
         }
-        map1::<T, T>(x, |v| v)
+        new_output(map1::<T, T>(&mut Dest::New, x, |v| v)?)
+    })
+}
+
+/// `copy_`: writes the input into the view; the input being the view itself copies nothing.
+fn copy_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    let x = &args.inputs[0];
+    if x.is_output() {
+        return Ok(());
+    }
+    with_dtype!(x.dtype, T, {
+        map1::<T, T>(&mut Dest::Into(out), x, |v| v).map(drop)
     })
 }
 
@@ -188,41 +200,56 @@ macro_rules! cast_half {
 }
 cast_half!(f16, bf16);
 
-fn cast_pair<T: CastElem, U: CastElem>(x: &KernelInput<'_>) -> Result<Storage> {
+fn cast_pair<T: CastElem, U: CastElem>(
+    dest: &mut Dest<'_, '_>,
+    x: &KernelInput<'_>,
+) -> Result<Written> {
     match T::VIA {
-        Via::Int => map1::<T, U>(x, |v| U::cast_from_i64(v.get_i64())),
-        Via::F32 => map1::<T, U>(x, |v| U::cast_from_f32(v.get_f32())),
-        Via::F64 => map1::<T, U>(x, |v| U::cast_from_f64(v.to_f64())),
+        Via::Int => map1::<T, U>(dest, x, |v| U::cast_from_i64(v.get_i64())),
+        Via::F32 => map1::<T, U>(dest, x, |v| U::cast_from_f32(v.get_f32())),
+        Via::F64 => map1::<T, U>(dest, x, |v| U::cast_from_f64(v.to_f64())),
     }
 }
 
-fn cast_to<T: CastElem>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn cast_to<T: CastElem>(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let x = &args.inputs[0];
     match args.out_dtype {
-        DType::F32 => cast_pair::<T, f32>(x),
-        DType::F64 => cast_pair::<T, f64>(x),
-        DType::F16 => cast_pair::<T, f16>(x),
-        DType::BF16 => cast_pair::<T, bf16>(x),
-        DType::I32 => cast_pair::<T, i32>(x),
-        DType::I64 => cast_pair::<T, i64>(x),
-        DType::U8 => cast_pair::<T, u8>(x),
-        DType::Bool => cast_pair::<T, Bool8>(x),
+        DType::F32 => cast_pair::<T, f32>(dest, x),
+        DType::F64 => cast_pair::<T, f64>(dest, x),
+        DType::F16 => cast_pair::<T, f16>(dest, x),
+        DType::BF16 => cast_pair::<T, bf16>(dest, x),
+        DType::I32 => cast_pair::<T, i32>(dest, x),
+        DType::I64 => cast_pair::<T, i64>(dest, x),
+        DType::U8 => cast_pair::<T, u8>(dest, x),
+        DType::Bool => cast_pair::<T, Bool8>(dest, x),
     }
 }
 
 fn cast(args: &KernelArgs<'_>) -> Result<Storage> {
+    new_output(cast_any(args, &mut Dest::New)?)
+}
+
+fn cast_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    if args.inputs.first().is_some_and(|x| x.is_output()) {
+        // Same storage, layout and dtype: the values are already there.
+        return Ok(());
+    }
+    cast_any(args, &mut Dest::Into(out)).map(drop)
+}
+
+fn cast_any(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let Some(x) = args.inputs.first() else {
         return Err(Error::Internal("cast kernel called without input".into()));
     };
     match x.dtype {
-        DType::F32 => cast_to::<f32>(args),
-        DType::F64 => cast_to::<f64>(args),
-        DType::F16 => cast_to::<f16>(args),
-        DType::BF16 => cast_to::<bf16>(args),
-        DType::I32 => cast_to::<i32>(args),
-        DType::I64 => cast_to::<i64>(args),
-        DType::U8 => cast_to::<u8>(args),
-        DType::Bool => cast_to::<Bool8>(args),
+        DType::F32 => cast_to::<f32>(args, dest),
+        DType::F64 => cast_to::<f64>(args, dest),
+        DType::F16 => cast_to::<f16>(args, dest),
+        DType::BF16 => cast_to::<bf16>(args, dest),
+        DType::I32 => cast_to::<i32>(args, dest),
+        DType::I64 => cast_to::<i64>(args, dest),
+        DType::U8 => cast_to::<u8>(args, dest),
+        DType::Bool => cast_to::<Bool8>(args, dest),
     }
 }
 
@@ -237,6 +264,33 @@ fn fill(args: &KernelArgs<'_>) -> Result<Storage> {
     })
 }
 
-register_kernel!(Copy, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], copy);
-register_kernel!(Cast, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], cast);
-register_kernel!(Fill, "cpu", [F32, F64, F16, BF16, I32, I64, U8, Bool], fill);
+fn fill_to(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    let OpParams::Fill { value, .. } = args.params else {
+        return Err(Error::Internal("fill without Fill params".into()));
+    };
+    with_dtype!(args.out_dtype, T, {
+        fill_into::<T>(out, T::from_f64(*value))
+    })
+}
+
+register_kernel!(
+    Copy,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    copy,
+    into = copy_into
+);
+register_kernel!(
+    Cast,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    cast,
+    into = cast_into
+);
+register_kernel!(
+    Fill,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8, Bool],
+    fill,
+    into = fill_to
+);

@@ -5,16 +5,18 @@
 //! one dim. BF16 runs in f32. Integers use a blocked triple loop with wrapping arithmetic.
 
 use super::binary::Arith;
+use super::into::write_rows;
 use super::util::{buf, gather_strided};
 use crate::alloc::try_vec_filled;
 use crate::cpu::CpuBuffer;
-use crate::dispatch::{KernelArgs, KernelInput};
+use crate::dispatch::{KernelArgs, KernelInput, KernelOut};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::register_kernel;
 use crate::shape::dims_product;
 use crate::storage::Storage;
+use crate::with_dtype;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;
@@ -285,19 +287,12 @@ fn matmul_gemm<T: GemmElem>(
     }
 }
 
-fn run_gemm<T: GemmElem>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn run_gemm<T: GemmElem>(args: &KernelArgs<'_>, o: &mut [T]) -> Result<()> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
     let plan = Plan::new(x.layout, y.layout, args.out_shape.rank())?;
     let (xa, la) = operand::<T>(x, gemm_friendly(&plan.a, plan.m, plan.k))?;
     let (yb, lb) = operand::<T>(y, gemm_friendly(&plan.b, plan.k, plan.n))?;
-    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
-    matmul_gemm::<T>(
-        (&xa, &la),
-        (&yb, &lb),
-        out.as_mut_slice::<T>(),
-        args.out_shape.rank(),
-    )?;
-    Ok(out.into_storage())
+    matmul_gemm::<T>((&xa, &la), (&yb, &lb), o, args.out_shape.rank())
 }
 
 /// An input converted to f32 in row-major order.
@@ -314,16 +309,15 @@ fn bf16_to_f32(inp: &KernelInput<'_>) -> Result<Vec<f32>> {
     Ok(v)
 }
 
-fn run_bf16(args: &KernelArgs<'_>) -> Result<Storage> {
+fn run_bf16(args: &KernelArgs<'_>, o: &mut [bf16]) -> Result<()> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
     let (xa, ya) = (bf16_to_f32(x)?, bf16_to_f32(y)?);
     let la = Layout::contiguous(x.layout.shape().clone());
     let lb = Layout::contiguous(y.layout.shape().clone());
     let mut acc = try_vec_filled(args.out_shape.numel(), 0f32)?;
     matmul_gemm::<f32>((&xa, &la), (&ya, &lb), &mut acc, args.out_shape.rank())?;
-    let mut out = CpuBuffer::for_output(DType::BF16, acc.len())?;
-    out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
-    Ok(out.into_storage())
+    o.convert_from_f32_slice(&acc);
+    Ok(())
 }
 
 /// Columns of the output row processed per pass of the integer loop (kept in L1).
@@ -345,7 +339,7 @@ fn int_row<T: Arith>(c: &mut [T], a_row: &[T], b: &[T], n: usize) {
     }
 }
 
-fn run_int<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn run_int<T: Arith>(args: &KernelArgs<'_>, o: &mut [T]) -> Result<()> {
     let (x, y) = (&args.inputs[0], &args.inputs[1]);
     let (xa, ya) = (
         gather_strided(buf::<T>(x)?, x.layout)?,
@@ -355,15 +349,13 @@ fn run_int<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
     let lb = Layout::contiguous(y.layout.shape().clone());
     let p = Plan::new(&la, &lb, args.out_shape.rank())?;
     let (m, n, k) = (p.m, p.n, p.k);
-    let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
-    let o = out.as_mut_slice::<T>();
     if k == 0 {
         // An empty inner dimension sums nothing (the operands' batch strides of an empty
         // matrix address nothing either).
         o.fill(T::zero());
     }
     if n == 0 || k == 0 || o.is_empty() {
-        return Ok(out.into_storage());
+        return Ok(());
     }
     // Contiguous operands: a's rows have stride k, b is row-major k×n (a 1-d rhs of length k is
     // the same memory as a k×1 matrix).
@@ -382,18 +374,21 @@ fn run_int<T: Arith>(args: &KernelArgs<'_>) -> Result<Storage> {
     } else {
         o.chunks_mut(n).enumerate().for_each(|(r, c)| row(r, c));
     }
-    Ok(out.into_storage())
+    Ok(())
 }
 
-fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
+/// Computes the product into `out[off..off + numel]` (row-major).
+fn matmul_at(args: &KernelArgs<'_>, out: &mut CpuBuffer, off: usize) -> Result<()> {
+    let n = args.out_shape.numel();
+    let range = off..off + n;
     match args.inputs[0].dtype {
-        DType::F32 => run_gemm::<f32>(args),
-        DType::F64 => run_gemm::<f64>(args),
-        DType::F16 => run_gemm::<f16>(args),
-        DType::BF16 => run_bf16(args),
-        DType::I32 => run_int::<i32>(args),
-        DType::I64 => run_int::<i64>(args),
-        DType::U8 => run_int::<u8>(args),
+        DType::F32 => run_gemm::<f32>(args, &mut out.as_mut_slice::<f32>()[range]),
+        DType::F64 => run_gemm::<f64>(args, &mut out.as_mut_slice::<f64>()[range]),
+        DType::F16 => run_gemm::<f16>(args, &mut out.as_mut_slice::<f16>()[range]),
+        DType::BF16 => run_bf16(args, &mut out.as_mut_slice::<bf16>()[range]),
+        DType::I32 => run_int::<i32>(args, &mut out.as_mut_slice::<i32>()[range]),
+        DType::I64 => run_int::<i64>(args, &mut out.as_mut_slice::<i64>()[range]),
+        DType::U8 => run_int::<u8>(args, &mut out.as_mut_slice::<u8>()[range]),
         dt => Err(Error::DTypeMismatch {
             op: "matmul",
             got: vec![dt],
@@ -402,4 +397,29 @@ fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
     }
 }
 
-register_kernel!(Matmul, "cpu", [F32, F64, F16, BF16, I32, I64, U8], matmul);
+fn matmul(args: &KernelArgs<'_>) -> Result<Storage> {
+    let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
+    matmul_at(args, &mut out, 0)?;
+    Ok(out.into_storage())
+}
+
+/// `matmul(.., out=)`: straight into a contiguous destination; a strided one gets the product
+/// through a temporary.
+fn matmul_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    if let Some(off) = out.layout.contiguous_offset() {
+        return matmul_at(args, CpuBuffer::downcast_mut(out.buffer)?, off);
+    }
+    let mut tmp = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
+    matmul_at(args, &mut tmp, 0)?;
+    with_dtype!(args.out_dtype, T, {
+        write_rows::<T>(out, tmp.as_slice::<T>())
+    })
+}
+
+register_kernel!(
+    Matmul,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    matmul,
+    into = matmul_into
+);

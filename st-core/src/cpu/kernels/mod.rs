@@ -7,6 +7,7 @@ pub mod compare;
 pub mod conv;
 pub mod copy;
 pub mod index;
+pub mod into;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;

@@ -5,8 +5,8 @@
 //! clamp and the identity roundings), with PyTorch's wrapping semantics. Each op is its own
 //! closure passed to [`map1`], so every (op, dtype) pair compiles to its own tight loop.
 
-use super::util::map1;
-use crate::dispatch::{KernelArgs, KernelInput};
+use super::util::{map1, new_output, Dest, Written};
+use crate::dispatch::{KernelArgs, KernelInput, KernelOut};
 use crate::dtype::{Bool8, DType, Element};
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
@@ -222,40 +222,41 @@ fn clamp_bounds(args: &KernelArgs<'_>) -> Result<(Option<f64>, Option<f64>)> {
 /// Clamp for floats: NaN inputs stay NaN, a NaN bound makes the output NaN, and `min > max`
 /// gives `max` everywhere (PyTorch's order: max(x, min) first, then min(., max)).
 fn clamp_float<T: FloatElem>(
+    dest: &mut Dest<'_, '_>,
     x: &KernelInput<'_>,
     min: Option<f64>,
     max: Option<f64>,
-) -> Result<Storage> {
+) -> Result<Written> {
     let conv = |b: f64| <T::C as Element>::from_f64(b);
     match (min.map(conv), max.map(conv)) {
-        (Some(lo), Some(hi)) => map1::<T, T>(x, move |v| {
+        (Some(lo), Some(hi)) => map1::<T, T>(dest, x, move |v| {
             let v = v.up();
             let v = if v < lo || lo.is_nan() { lo } else { v };
             T::down(if v > hi || hi.is_nan() { hi } else { v })
         }),
-        (Some(lo), None) => map1::<T, T>(x, move |v| {
+        (Some(lo), None) => map1::<T, T>(dest, x, move |v| {
             if v.up() < lo || lo.is_nan() {
                 T::down(lo)
             } else {
                 v
             }
         }),
-        (None, Some(hi)) => map1::<T, T>(x, move |v| {
+        (None, Some(hi)) => map1::<T, T>(dest, x, move |v| {
             if v.up() > hi || hi.is_nan() {
                 T::down(hi)
             } else {
                 v
             }
         }),
-        (None, None) => map1::<T, T>(x, |v| v),
+        (None, None) => map1::<T, T>(dest, x, |v| v),
     }
 }
 
-fn float_unary<T: FloatElem>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn float_unary<T: FloatElem>(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let x = &args.inputs[0];
     macro_rules! m {
         (|$v:ident| $e:expr) => {
-            map1::<T, T>(x, |v| {
+            map1::<T, T>(dest, x, |v| {
                 let $v = v.up();
                 T::down($e)
             })
@@ -289,9 +290,9 @@ fn float_unary<T: FloatElem>(args: &KernelArgs<'_>) -> Result<Storage> {
         OpId::Reciprocal => m!(|v| <T::C as Real>::ONE / v),
         OpId::Clamp => {
             let (lo, hi) = clamp_bounds(args)?;
-            clamp_float::<T>(x, lo, hi)
+            clamp_float::<T>(dest, x, lo, hi)
         }
-        OpId::LogicalNot => logical_not::<T>(x),
+        OpId::LogicalNot => logical_not::<T>(dest, x),
         op => Err(Error::Internal(format!(
             "float unary kernel called for {op}"
         ))),
@@ -346,10 +347,11 @@ int_elem!(u8, |x: u8| x, |x: u8| (x > 0) as u8);
 /// Integer clamp. Bounds round inward (`ceil(min)`, `floor(max)`) so the result never leaves
 /// `[min, max]`; bounds beyond the dtype's range drop out, NaN bounds are rejected.
 fn clamp_int<T: IntElem>(
+    dest: &mut Dest<'_, '_>,
     x: &KernelInput<'_>,
     min: Option<f64>,
     max: Option<f64>,
-) -> Result<Storage> {
+) -> Result<Written> {
     if min.is_some_and(f64::is_nan) || max.is_some_and(f64::is_nan) {
         return Err(Error::invalid(
             "clamp",
@@ -359,26 +361,26 @@ fn clamp_int<T: IntElem>(
     let lo = min.map(|m| T::from_bound(m.ceil().clamp(T::MIN_F64, T::MAX_F64)));
     let hi = max.map(|m| T::from_bound(m.floor().clamp(T::MIN_F64, T::MAX_F64)));
     match (lo, hi) {
-        (Some(lo), Some(hi)) => map1::<T, T>(x, move |v| Ord::min(Ord::max(v, lo), hi)),
-        (Some(lo), None) => map1::<T, T>(x, move |v| Ord::max(v, lo)),
-        (None, Some(hi)) => map1::<T, T>(x, move |v| Ord::min(v, hi)),
-        (None, None) => map1::<T, T>(x, |v| v),
+        (Some(lo), Some(hi)) => map1::<T, T>(dest, x, move |v| Ord::min(Ord::max(v, lo), hi)),
+        (Some(lo), None) => map1::<T, T>(dest, x, move |v| Ord::max(v, lo)),
+        (None, Some(hi)) => map1::<T, T>(dest, x, move |v| Ord::min(v, hi)),
+        (None, None) => map1::<T, T>(dest, x, |v| v),
     }
 }
 
-fn int_unary<T: IntElem>(args: &KernelArgs<'_>) -> Result<Storage> {
+fn int_unary<T: IntElem>(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let x = &args.inputs[0];
     match args.op {
-        OpId::Neg => map1::<T, T>(x, T::wneg),
-        OpId::Abs => map1::<T, T>(x, T::wabs),
-        OpId::Sign => map1::<T, T>(x, T::sign),
-        OpId::Relu => map1::<T, T>(x, |v| Ord::max(v, T::zero())),
-        OpId::Floor | OpId::Ceil | OpId::Round => map1::<T, T>(x, |v| v),
+        OpId::Neg => map1::<T, T>(dest, x, T::wneg),
+        OpId::Abs => map1::<T, T>(dest, x, T::wabs),
+        OpId::Sign => map1::<T, T>(dest, x, T::sign),
+        OpId::Relu => map1::<T, T>(dest, x, |v| Ord::max(v, T::zero())),
+        OpId::Floor | OpId::Ceil | OpId::Round => map1::<T, T>(dest, x, |v| v),
         OpId::Clamp => {
             let (lo, hi) = clamp_bounds(args)?;
-            clamp_int::<T>(x, lo, hi)
+            clamp_int::<T>(dest, x, lo, hi)
         }
-        OpId::LogicalNot => logical_not::<T>(x),
+        OpId::LogicalNot => logical_not::<T>(dest, x),
         op => Err(Error::Internal(format!(
             "integer unary kernel called for {op}"
         ))),
@@ -386,12 +388,20 @@ fn int_unary<T: IntElem>(args: &KernelArgs<'_>) -> Result<Storage> {
 }
 
 /// `x == 0` as bool; NaN is nonzero, so logical_not(NaN) is false.
-fn logical_not<T: Element>(x: &KernelInput<'_>) -> Result<Storage> {
+fn logical_not<T: Element>(dest: &mut Dest<'_, '_>, x: &KernelInput<'_>) -> Result<Written> {
     let zero = T::zero();
-    map1::<T, Bool8>(x, move |v| Bool8((v == zero) as u8))
+    map1::<T, Bool8>(dest, x, move |v| Bool8((v == zero) as u8))
 }
 
 fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
+    new_output(unary_to(args, &mut Dest::New)?)
+}
+
+fn unary_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
+    unary_to(args, &mut Dest::Into(out)).map(drop)
+}
+
+fn unary_to(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {
     let Some(x) = args.inputs.first() else {
         return Err(Error::Internal(format!(
             "{} kernel called without input",
@@ -399,15 +409,15 @@ fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
         )));
     };
     match x.dtype {
-        DType::F32 => float_unary::<f32>(args),
-        DType::F64 => float_unary::<f64>(args),
-        DType::F16 => float_unary::<f16>(args),
-        DType::BF16 => float_unary::<bf16>(args),
-        DType::I32 => int_unary::<i32>(args),
-        DType::I64 => int_unary::<i64>(args),
-        DType::U8 => int_unary::<u8>(args),
+        DType::F32 => float_unary::<f32>(args, dest),
+        DType::F64 => float_unary::<f64>(args, dest),
+        DType::F16 => float_unary::<f16>(args, dest),
+        DType::BF16 => float_unary::<bf16>(args, dest),
+        DType::I32 => int_unary::<i32>(args, dest),
+        DType::I64 => int_unary::<i64>(args, dest),
+        DType::U8 => int_unary::<u8>(args, dest),
         DType::Bool => match args.op {
-            OpId::LogicalNot => logical_not::<Bool8>(x),
+            OpId::LogicalNot => logical_not::<Bool8>(dest, x),
             op => Err(Error::DTypeMismatch {
                 op: op.name(),
                 got: vec![DType::Bool],
@@ -417,30 +427,103 @@ fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
     }
 }
 
-register_kernel!(Neg, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Abs, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Exp, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Log, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Sqrt, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Rsqrt, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Sin, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Cos, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Tanh, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Sigmoid, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Relu, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Gelu, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(GeluTanh, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Silu, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Erf, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Floor, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Ceil, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Round, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Sign, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
-register_kernel!(Reciprocal, "cpu", [F32, F64, F16, BF16], unary);
-register_kernel!(Clamp, "cpu", [F32, F64, F16, BF16, I32, I64, U8], unary);
+register_kernel!(
+    Neg,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Abs,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(Exp, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(Log, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(Sqrt, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(
+    Rsqrt,
+    "cpu",
+    [F32, F64, F16, BF16],
+    unary,
+    into = unary_into
+);
+register_kernel!(Sin, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(Cos, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(Tanh, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(
+    Sigmoid,
+    "cpu",
+    [F32, F64, F16, BF16],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Relu,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(Gelu, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(
+    GeluTanh,
+    "cpu",
+    [F32, F64, F16, BF16],
+    unary,
+    into = unary_into
+);
+register_kernel!(Silu, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(Erf, "cpu", [F32, F64, F16, BF16], unary, into = unary_into);
+register_kernel!(
+    Floor,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Ceil,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Round,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Sign,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Reciprocal,
+    "cpu",
+    [F32, F64, F16, BF16],
+    unary,
+    into = unary_into
+);
+register_kernel!(
+    Clamp,
+    "cpu",
+    [F32, F64, F16, BF16, I32, I64, U8],
+    unary,
+    into = unary_into
+);
 register_kernel!(
     LogicalNot,
     "cpu",
     [F32, F64, F16, BF16, I32, I64, U8, Bool],
-    unary
+    unary,
+    into = unary_into
 );

@@ -2,7 +2,7 @@
 
 use crate::alloc::try_vec_with_capacity;
 use crate::cpu::CpuBuffer;
-use crate::dispatch::KernelInput;
+use crate::dispatch::{KernelInput, KernelOut};
 use crate::dtype::Element;
 use crate::error::Result;
 use crate::layout::Layout;
@@ -47,7 +47,7 @@ pub fn simd_level() -> SimdLevel {
 /// The whole buffer of an input as `T`.
 #[inline]
 pub fn buf<'a, T: Element>(inp: &KernelInput<'a>) -> Result<&'a [T]> {
-    Ok(CpuBuffer::downcast(inp.buffer)?.as_slice::<T>())
+    Ok(CpuBuffer::downcast(inp.buffer()?)?.as_slice::<T>())
 }
 
 /// The input's elements as one slice when its layout is contiguous.
@@ -102,11 +102,36 @@ pub fn fill_indexed<U: Element>(out: &mut [U], f: impl Fn(usize) -> U + Sync) {
     }
 }
 
+/// Where a CPU kernel writes its result: a new buffer, or a given view (the kernel's
+/// output-buffer form, see [`KernelIntoFn`](crate::dispatch::KernelIntoFn)).
+pub enum Dest<'o, 'a> {
+    /// A new contiguous buffer, returned as the kernel's storage.
+    New,
+    /// The view the in-place or `out=` op writes.
+    Into(&'o mut KernelOut<'a>),
+}
+
+/// What a kernel written against [`Dest`] returns: the new storage for [`Dest::New`], nothing
+/// for [`Dest::Into`].
+pub type Written = Option<Storage>;
+
+/// The storage of a kernel run with [`Dest::New`].
+///
+/// # Errors
+/// [`crate::Error::Internal`] when the kernel wrote into a view instead (a bug).
+pub fn new_output(w: Written) -> Result<Storage> {
+    w.ok_or_else(|| crate::Error::Internal("kernel returned no storage for a new output".into()))
+}
+
 /// `out = f(x)` elementwise over one input of any layout.
 pub fn map1<T: Element, U: Element>(
+    dest: &mut Dest<'_, '_>,
     x: &KernelInput<'_>,
     f: impl Fn(T) -> U + Sync + Send,
-) -> Result<Storage> {
+) -> Result<Written> {
+    if let Dest::Into(out) = dest {
+        return super::into::map1_into(x, out, f).map(|()| None);
+    }
     let n = x.layout.numel();
     let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
     let o = out.as_mut_slice::<U>();
@@ -133,15 +158,19 @@ pub fn map1<T: Element, U: Element>(
             }
         }
     }
-    Ok(out.into_storage())
+    Ok(Some(out.into_storage()))
 }
 
 /// `out = f(a, b)` elementwise over two inputs already broadcast to one shape.
 pub fn map2<T: Element, U: Element>(
+    dest: &mut Dest<'_, '_>,
     a: &KernelInput<'_>,
     b: &KernelInput<'_>,
     f: impl Fn(T, T) -> U + Sync + Send,
-) -> Result<Storage> {
+) -> Result<Written> {
+    if let Dest::Into(out) = dest {
+        return super::into::map2_into(a, b, out, f).map(|()| None);
+    }
     let n = a.layout.numel();
     let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
     let o = out.as_mut_slice::<U>();
@@ -179,5 +208,5 @@ pub fn map2<T: Element, U: Element>(
             }
         }
     }
-    Ok(out.into_storage())
+    Ok(Some(out.into_storage()))
 }
