@@ -143,7 +143,7 @@ impl Tensor {
         Ok((cols, Shape::new(&[n, c, oh, ow])))
     }
 
-    /// 2-d max pooling (padding reads as -inf). Composite: im2col + max.
+    /// 2-d max pooling (padding reads as -inf). Composite: im2col + amax.
     pub fn max_pool2d(
         &self,
         kernel: [usize; 2],
@@ -152,7 +152,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         let (cols, out) =
             self.pool_windows("max_pool2d", kernel, stride, padding, f64::NEG_INFINITY)?;
-        cols.max(&[2], false)?.reshape_to(&out)
+        cols.amax(&[2], false)?.reshape_to(&out)
     }
 
     /// 2-d average pooling (zero padding counted, PyTorch's `count_include_pad=True`).
