@@ -1,7 +1,8 @@
 //! PyTorch's selection rules for maxima and minima: `max_dim` / `min_dim` (`torch.max(x,
 //! dim)`) pick the first extremum and treat NaN as the extremum, and their gradient goes to
-//! the selected element only, while `amax` / `amin` split the gradient among ties. Expected
-//! values are worked out by hand in each test.
+//! the selected element only, while `amax` / `amin` split the gradient among ties; and
+//! max_pool2d's gradient goes to the cell PyTorch's kernel selects. Expected values are worked
+//! out by hand, or by the f64 loop that mirrors PyTorch's kernel, in each test.
 
 use st_core::dtype::Bool8;
 use st_core::{DType, Device, Error, Tensor};
@@ -137,4 +138,125 @@ fn max_dim_rejects_bad_dims_with_errors() {
     let (v, i) = empty.max_dim(1, false).unwrap();
     assert_eq!(v.dims(), &[0]);
     assert_eq!(i.dims(), &[0]);
+}
+
+/// max_pool2d's input gradient as PyTorch's kernel computes it: each window scans its
+/// in-image cells row-major with `if v > best || v.is_nan()` from `best = -inf` at the first
+/// in-image cell, and the window's gradient goes to the cell the scan ends on.
+fn torch_max_pool2d_grad(
+    x: &[f64],
+    [n, c, h, w]: [usize; 4],
+    k: usize,
+    s: usize,
+    p: usize,
+    g: &[f64],
+) -> Vec<f64> {
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+    let mut dx = vec![0.0; x.len()];
+    for plane in 0..n * c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (y0, x0) = (
+                    (oy * s) as isize - p as isize,
+                    (ox * s) as isize - p as isize,
+                );
+                let (mut best, mut at) = (f64::NEG_INFINITY, None);
+                for y in y0..y0 + k as isize {
+                    for xx in x0..x0 + k as isize {
+                        if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                            continue;
+                        }
+                        let i = plane * h * w + y as usize * w + xx as usize;
+                        at.get_or_insert(i);
+                        if x[i] > best || x[i].is_nan() {
+                            best = x[i];
+                            at = Some(i);
+                        }
+                    }
+                }
+                dx[at.expect("a window inside the image")] += g[(plane * oh + oy) * ow + ox];
+            }
+        }
+    }
+    dx
+}
+
+/// Runs max_pool2d forward and backward with seed `g`, returning the input gradient.
+fn pool_grad(x: &[f64], dims: [usize; 4], k: usize, s: usize, p: usize, g: &[f64]) -> Vec<f64> {
+    let t = leaf(x, &dims);
+    let y = t.max_pool2d([k, k], [s, s], [p, p]).unwrap();
+    let seed = Tensor::from_f64_slice(g, y.dims(), DType::F64, &dev()).unwrap();
+    y.backward_with(&seed).unwrap();
+    grad_of(&t)
+}
+
+#[test]
+fn max_pool2d_routes_a_tie_to_the_first_maximum() {
+    #[rustfmt::skip]
+    let x = [
+        1.0, 2.0, 2.0,
+        2.0, 2.0, 1.0,
+        0.0, 2.0, 2.0,
+    ];
+    let g = [1.0, 10.0, 100.0, 1000.0];
+    // Windows (row-major): {1,2,2,2} -> (0,1); {2,2,2,1} -> (0,1); {2,2,0,2} -> (1,0);
+    // {2,1,2,2} -> (1,1).
+    let want = vec![0.0, 11.0, 0.0, 100.0, 1000.0, 0.0, 0.0, 0.0, 0.0];
+    assert_eq!(pool_grad(&x, [1, 1, 3, 3], 2, 1, 0, &g), want);
+    assert_eq!(torch_max_pool2d_grad(&x, [1, 1, 3, 3], 2, 1, 0, &g), want);
+}
+
+#[test]
+fn max_pool2d_routes_a_nan_window_to_its_nan() {
+    let nan = f64::NAN;
+    #[rustfmt::skip]
+    let x = [
+        nan, 5.0, 1.0, 9.0,
+        2.0, nan, 3.0, 0.0,
+    ];
+    let g = [1.0, 10.0];
+    // Window 0 holds two NaNs: PyTorch's scan ends on the last one, (1,1). Window 1 has none.
+    let want = vec![0.0, 0.0, 0.0, 10.0, 0.0, 1.0, 0.0, 0.0];
+    assert_eq!(pool_grad(&x, [1, 1, 2, 4], 2, 2, 0, &g), want);
+    assert_eq!(torch_max_pool2d_grad(&x, [1, 1, 2, 4], 2, 2, 0, &g), want);
+    let y = leaf(&x, &[1, 1, 2, 4])
+        .max_pool2d([2, 2], [2, 2], [0, 0])
+        .unwrap()
+        .to_f64_vec()
+        .unwrap();
+    assert!(y[0].is_nan() && y[1] == 9.0, "{y:?}");
+}
+
+#[test]
+fn max_pool2d_never_routes_to_padding() {
+    // Every cell is -inf, like the padding: each window's gradient goes to its first
+    // in-image cell.
+    let x = [f64::NEG_INFINITY; 4];
+    let g: Vec<f64> = (1..=9).map(f64::from).collect();
+    let want = torch_max_pool2d_grad(&x, [1, 1, 2, 2], 2, 1, 1, &g);
+    // Windows at (oy, ox) start at image cell (max(oy-1,0), max(ox-1,0)).
+    assert_eq!(want, vec![1.0 + 2.0 + 4.0 + 5.0, 3.0 + 6.0, 7.0 + 8.0, 9.0]);
+    assert_eq!(pool_grad(&x, [1, 1, 2, 2], 2, 1, 1, &g), want);
+}
+
+#[test]
+fn max_pool2d_gradient_matches_the_scan_on_many_ties() {
+    // Values from {0, 1, 2} (and a few NaNs) make ties in almost every window.
+    let dims = [2, 2, 5, 6];
+    let n: usize = dims.iter().product();
+    let x: Vec<f64> = (0..n)
+        .map(|i| match (i * 7 + i / 5) % 11 {
+            10 => f64::NAN,
+            v => (v % 3) as f64,
+        })
+        .collect();
+    for (k, s, p) in [(3, 2, 1), (2, 1, 0), (3, 1, 1), (2, 2, 1)] {
+        let (oh, ow) = ((5 + 2 * p - k) / s + 1, (6 + 2 * p - k) / s + 1);
+        let g: Vec<f64> = (0..4 * oh * ow).map(|i| 1.0 + i as f64).collect();
+        assert_eq!(
+            pool_grad(&x, dims, k, s, p, &g),
+            torch_max_pool2d_grad(&x, dims, k, s, p, &g),
+            "kernel {k} stride {s} padding {p}"
+        );
+    }
 }
