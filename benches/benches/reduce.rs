@@ -23,8 +23,8 @@ fn reduce(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("sum_first_dim", "1024x1024"), |bch| {
         bch.iter(|| black_box(m.sum(&[0], false).expect("sum")))
     });
-    g.bench_function(BenchmarkId::new("max_last_dim", "1024x1024"), |bch| {
-        bch.iter(|| black_box(m.max(&[-1], false).expect("max")))
+    g.bench_function(BenchmarkId::new("amax_last_dim", "1024x1024"), |bch| {
+        bch.iter(|| black_box(m.amax(&[-1], false).expect("amax")))
     });
     g.bench_function(BenchmarkId::new("argmax_last_dim", "1024x1024"), |bch| {
         bch.iter(|| black_box(m.argmax(Some(-1), false).expect("argmax")))

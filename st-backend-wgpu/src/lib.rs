@@ -11,9 +11,8 @@
 //! `ST_WGPU_DISABLE_F16=1` opens it without `SHADER_F16` (to test that path).
 //!
 //! ```no_run
-//! use st_backend_wgpu as _; // links the kernels (see `link`)
 //! use st_core::{Device, DType, Tensor};
-//! let dev = Device::wgpu(0)?;
+//! let dev = st_backend_wgpu::device(0)?; // also links the kernels (see `link`)
 //! let x = Tensor::randn([4, 4], DType::F32, &Device::cpu())?.to(&dev)?;
 //! let y = x.matmul(&x)?.relu()?;
 //! println!("{:?}", y.to_vec::<f32>()?);
@@ -37,6 +36,15 @@ pub use plugin::WgpuBackendPlugin;
 /// Call (or `use st_backend_wgpu as _;`) from a binary so the linker keeps this crate's
 /// kernel, backend and plugin registrations.
 pub fn link() {}
+
+/// WGPU adapter `ordinal` as an st-core [`Device`](st_core::Device): `Device::new("wgpu",
+/// ordinal)`. Calling it references this crate, so the linker keeps its registrations.
+///
+/// # Errors
+/// `BackendUnavailable` when no adapter opens or there are fewer adapters than `ordinal + 1`.
+pub fn device(ordinal: usize) -> st_core::Result<st_core::Device> {
+    st_core::Device::new("wgpu", ordinal)
+}
 
 /// Buffer pool counters of the opened device.
 ///

@@ -1,11 +1,11 @@
 //! The WGPU backend as a plugin: capability `Backend("WGPU")` and a `wgpu_device` service
-//! holding `Device::wgpu(0)`. `on_load` opens the adapter (respecting `WGPU_BACKEND` and
-//! `WGPU_ADAPTER_NAME`) and fails with `BackendUnavailable` — never a panic — when none exists.
+//! holding [`device(0)`](crate::device()). `on_load` opens the adapter (respecting
+//! `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`) and fails with `BackendUnavailable` — never a
+//! panic — when none exists.
 
 use crate::device::gpu;
 use st_core::error::PureResult;
 use st_core::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata};
-use st_core::Device;
 use std::any::Any;
 
 /// The WGPU backend plugin.
@@ -18,7 +18,7 @@ impl WgpuBackendPlugin {
     /// Id under which the plugin registers.
     pub const ID: &'static str = "wgpu_backend";
 
-    /// Name of the service holding the WGPU [`Device`].
+    /// Name of the service holding the WGPU [`Device`](st_core::Device).
     pub const DEVICE_SERVICE: &'static str = "wgpu_device";
 
     /// True between a successful `on_load` and `on_unload`.
@@ -51,7 +51,7 @@ impl Plugin for WgpuBackendPlugin {
             g.limits.max_storage_buffer_binding_size.to_string(),
         );
         ctx.set_config("wgpu.shader_f16", g.has_f16().to_string());
-        ctx.register_service(Self::DEVICE_SERVICE, Device::wgpu(0)?);
+        ctx.register_service(Self::DEVICE_SERVICE, crate::device(0)?);
         self.loaded = true;
         Ok(())
     }

@@ -68,7 +68,8 @@ impl Device {
     }
 
     /// Device `ordinal` of the backend called `backend`, checking that the backend is linked
-    /// and that it opens.
+    /// and that it opens. Backend crates offer a shorthand that also links them
+    /// (`st_backend_wgpu::device(0)`); st-core names no backend besides the CPU.
     ///
     /// # Errors
     /// [`Error::BackendUnavailable`] when the backend is not linked, fails to open, or has fewer
@@ -94,16 +95,6 @@ impl Device {
             backend: id,
             ordinal,
         })
-    }
-
-    /// WGPU adapter `ordinal` (needs `st-backend-wgpu` linked).
-    pub fn wgpu(ordinal: usize) -> Result<Device> {
-        Device::new("wgpu", ordinal)
-    }
-
-    /// CUDA device `ordinal` (needs `st-backend-cuda` linked).
-    pub fn cuda(ordinal: usize) -> Result<Device> {
-        Device::new("cuda", ordinal)
     }
 
     /// The backend.

@@ -319,13 +319,13 @@ fn prod_grad_without_and_with_zeros() {
 fn max_min_grad_over_dims() {
     let x = leaf(&[2, 3, 4], -1.0, 1.0, 71);
     for keep in [false, true] {
-        check(|t| t[0].max(&[], keep), [x.clone()]);
-        check(|t| t[0].max(&[1], keep), [x.clone()]);
-        check(|t| t[0].min(&[0, 2], keep), [x.clone()]);
-        check(|t| t[0].min(&[-1], keep), [x.clone()]);
+        check(|t| t[0].amax(&[], keep), [x.clone()]);
+        check(|t| t[0].amax(&[1], keep), [x.clone()]);
+        check(|t| t[0].amin(&[0, 2], keep), [x.clone()]);
+        check(|t| t[0].amin(&[-1], keep), [x.clone()]);
     }
     check(
-        |t| t[0].t()?.max(&[0], false),
+        |t| t[0].t()?.amax(&[0], false),
         [leaf(&[3, 2], -1.0, 1.0, 72)],
     );
 }
@@ -333,7 +333,7 @@ fn max_min_grad_over_dims() {
 #[test]
 fn max_grad_splits_ties() {
     let x = vals(&[1.0, 3.0, 3.0, 2.0], &[4]);
-    x.max(&[], false).unwrap().backward().unwrap();
+    x.amax(&[], false).unwrap().backward().unwrap();
     assert_eq!(grad_of(&x), vec![0.0, 0.5, 0.5, 0.0]);
 }
 

@@ -57,7 +57,7 @@ fn plan(args: &Args) -> Vec<(&'static str, Vec<Case>)> {
         .collect()
 }
 
-/// Device 0 of `backend` (`Device::wgpu(0)` for WGPU).
+/// Device 0 of the backend named `backend`.
 fn open(backend: &str) -> st_core::Result<Device> {
     if backend == "cpu" {
         Ok(Device::cpu())

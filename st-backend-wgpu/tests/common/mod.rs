@@ -5,7 +5,7 @@ use st_core::{DType, Device, Tensor};
 
 /// WGPU device 0, opened and able to hold a tensor; `None` (after a notice) when unavailable.
 pub fn wgpu_device() -> Option<Device> {
-    match Device::wgpu(0).and_then(|d| Tensor::zeros([1], DType::F32, &d).map(|_| d)) {
+    match st_backend_wgpu::device(0).and_then(|d| Tensor::zeros([1], DType::F32, &d).map(|_| d)) {
         Ok(d) => Some(d),
         Err(e) => {
             let required = std::env::var("ST_REQUIRE_WGPU").is_ok_and(|v| v == "1");

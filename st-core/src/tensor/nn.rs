@@ -113,7 +113,7 @@ impl Tensor {
         stride: [usize; 2],
         padding: [usize; 2],
         pad_value: f64,
-    ) -> Result<(Tensor, Shape)> {
+    ) -> Result<(Tensor, Shape, WindowParams)> {
         if self.rank() != 4 {
             return Err(Error::InvalidShape {
                 op,
@@ -140,19 +140,36 @@ impl Tensor {
         let [oh, ow] = p.out_hw();
         let (n, c) = (d[0], d[1]);
         let cols = cols.reshape_to(&Shape::new(&[n, c, kernel[0] * kernel[1], oh * ow]))?;
-        Ok((cols, Shape::new(&[n, c, oh, ow])))
+        Ok((cols, Shape::new(&[n, c, oh, ow]), p))
     }
 
-    /// 2-d max pooling (padding reads as -inf). Composite: im2col + max.
+    /// 2-d max pooling (padding reads as -inf). Composite: im2col + amax, and when a gradient
+    /// is needed, im2col + gather at the element PyTorch's kernel selects (see Note [max_pool2d
+    /// gradient]).
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2], &Device::cpu())?;
+    /// assert_eq!(x.max_pool2d([2, 2], [1, 1], [0, 0])?.to_vec::<f32>()?, vec![4.0]);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] unless the input is `[N, C, H, W]`; [`Error::InvalidArgument`]
+    /// for padding over half the kernel or a window larger than the padded image.
     pub fn max_pool2d(
         &self,
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Result<Tensor> {
-        let (cols, out) =
+        let (cols, out, p) =
             self.pool_windows("max_pool2d", kernel, stride, padding, f64::NEG_INFINITY)?;
-        cols.max(&[2], false)?.reshape_to(&out)
+        if !(self.requires_grad() && crate::autograd::is_grad_enabled()) {
+            return cols.amax(&[2], false)?.reshape_to(&out);
+        }
+        let idx = pool_argmax(&cols.detach(), p)?;
+        cols.gather(2, &idx)?.reshape_to(&out)
     }
 
     /// 2-d average pooling (zero padding counted, PyTorch's `count_include_pad=True`).
@@ -163,7 +180,40 @@ impl Tensor {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Result<Tensor> {
-        let (cols, out) = self.pool_windows("avg_pool2d", kernel, stride, padding, 0.0)?;
+        let (cols, out, _) = self.pool_windows("avg_pool2d", kernel, stride, padding, 0.0)?;
         cols.mean(&[2], false)?.reshape_to(&out)
     }
+}
+
+// Note [max_pool2d gradient]
+// PyTorch's max_pool2d kernels (CPU and CUDA) scan each window's in-image cells row-major with
+// `if (val > maxval || isnan(val))`, starting from maxval = -inf at the first in-image cell.
+// The whole gradient of a window goes to the cell that scan ends on: the first maximum, the
+// last NaN when the window holds NaNs, and the first in-image cell when every in-image cell
+// is -inf (never a padding cell). Splitting the gradient among ties, as `amax` does, differs
+// from it. `pool_argmax` finds that cell with one i32 argmax whose key ranks NaN cells
+// above maxima and later NaNs above earlier ones, while maxima tie (argmax keeps the first).
+
+/// The window position (i64, `[N, C, 1, L]`) PyTorch's max_pool2d selects in `cols`
+/// (`[N, C, kh·kw, L]`, padding read as -inf). See Note [max_pool2d gradient].
+fn pool_argmax(cols: &Tensor, p: WindowParams) -> Result<Tensor> {
+    let kk = cols.dims()[2];
+    let m = cols.amax(&[2], true)?;
+    let mut hit = cols.eq(&m)?.to_dtype(DType::I32)?;
+    if p.padding != [0, 0] {
+        // 1 at the window positions inside the image, 0 at padding.
+        let ones = Tensor::ones([1, 1, p.image[0], p.image[1]], cols.dtype(), &cols.device())?;
+        let inside = ones.im2col(WindowParams {
+            pad_value: 0.0,
+            ..p
+        })?;
+        let inside = inside.reshape_to(&Shape::new(&[1, 1, kk, cols.dims()[3]]))?;
+        hit = hit.mul(&inside.to_dtype(DType::I32)?)?;
+    }
+    let nan = cols.ne(cols)?.to_dtype(DType::I32)?;
+    let rank = Tensor::arange(0.0, kk as f64, 1.0, DType::I32, &cols.device())?
+        .reshape_to(&Shape::new(&[1, 1, kk, 1]))?
+        .add_scalar(2.0 * kk as f64)?;
+    let key = nan.mul(&rank)?.add(&hit.mul_scalar(kk as f64)?)?;
+    key.argmax(Some(2), true)
 }

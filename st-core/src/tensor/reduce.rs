@@ -40,17 +40,108 @@ impl Tensor {
         self.reduce(OpId::Prod, dims, keepdim)
     }
 
-    /// Maximum over `dims` (values only; see [`Tensor::argmax`]).
+    /// Maximum over `dims` (all when empty), PyTorch's `amax`: values only, NaN propagates,
+    /// and the gradient is split evenly among the elements equal to the maximum. For the
+    /// index of the maximum along one dim use [`Tensor::max_dim`].
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let t = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], [2, 2], &Device::cpu())?;
+    /// assert_eq!(t.amax(&[1], false)?.to_vec::<f32>()?, vec![5.0, 4.0]);
+    /// assert_eq!(t.amax(&[], false)?.to_scalar::<f32>()?, 5.0);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidShape`] when reducing an empty dim.
-    pub fn max(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    pub fn amax(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce(OpId::Max, dims, keepdim)
     }
 
-    /// Minimum over `dims`.
-    pub fn min(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    /// Minimum over `dims` (all when empty), PyTorch's `amin`; see [`Tensor::amax`].
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let t = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], [2, 2], &Device::cpu())?;
+    /// assert_eq!(t.amin(&[0], false)?.to_vec::<f32>()?, vec![1.0, 4.0]);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] when reducing an empty dim.
+    pub fn amin(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce(OpId::Min, dims, keepdim)
+    }
+
+    /// Maximum along `dim` and its index (i64), PyTorch's `torch.max(x, dim, keepdim)`: the
+    /// index is that of the first maximum, and a NaN counts as the maximum (the first NaN's
+    /// index, value NaN). The gradient flows to the selected element only. Composite:
+    /// argmax + gather.
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let t = Tensor::from_vec(vec![1.0f32, 5.0, 5.0, 4.0, 2.0, 0.0], [2, 3], &Device::cpu())?;
+    /// let (values, indices) = t.max_dim(1, false)?;
+    /// assert_eq!(values.to_vec::<f32>()?, vec![5.0, 4.0]);
+    /// assert_eq!(indices.to_vec::<i64>()?, vec![1, 0]);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DimOutOfRange`] for a bad `dim`; [`Error::InvalidShape`] when `dim` is empty.
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        self.extremum_dim("max_dim", OpId::ArgMax, dim, keepdim)
+    }
+
+    /// Minimum along `dim` and its index (i64), PyTorch's `torch.min(x, dim, keepdim)`; see
+    /// [`Tensor::max_dim`] (first minimum; NaN counts as the minimum).
+    ///
+    /// ```
+    /// use st_core::{Tensor, Device};
+    /// let t = Tensor::from_vec(vec![1.0f32, 5.0, 1.0, 4.0], [2, 2], &Device::cpu())?;
+    /// let (values, indices) = t.min_dim(0, true)?;
+    /// assert_eq!(values.dims(), &[1, 2]);
+    /// assert_eq!(values.to_vec::<f32>()?, vec![1.0, 4.0]);
+    /// assert_eq!(indices.to_vec::<i64>()?, vec![0, 1]);
+    /// # Ok::<(), st_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DimOutOfRange`] for a bad `dim`; [`Error::InvalidShape`] when `dim` is empty.
+    pub fn min_dim(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        self.extremum_dim("min_dim", OpId::ArgMin, dim, keepdim)
+    }
+
+    fn extremum_dim(
+        &self,
+        op: &'static str,
+        arg: OpId,
+        dim: isize,
+        keepdim: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let d = normalize_dim(op, dim, self.rank())?;
+        if self.rank() > 0 && self.dims()[d] == 0 {
+            return Err(Error::InvalidShape {
+                op,
+                shape: Box::new(self.shape().clone()),
+                reason: format!("cannot take the {op} of empty dim {dim}"),
+            });
+        }
+        // argmax is not defined for bool; i32 keeps its order (false < true).
+        let key = if self.dtype() == DType::Bool {
+            self.to_dtype(DType::I32)?
+        } else {
+            self.detach()
+        };
+        let idx = key.arg(arg, Some(d as isize), true)?;
+        // gather's gradient scatters `g` to the selected indices only.
+        let values = self.gather(d as isize, &idx)?;
+        if keepdim || self.rank() == 0 {
+            Ok((values, idx))
+        } else {
+            let d = d as isize;
+            Ok((values.squeeze(Some(d))?, idx.squeeze(Some(d))?))
+        }
     }
 
     fn arg(&self, op: OpId, dim: Option<isize>, keepdim: bool) -> Result<Tensor> {
@@ -129,7 +220,7 @@ impl Tensor {
             return self.exp()?.sum(dims, keepdim)?.log();
         }
         // The shift is a constant for the gradient (it cancels exactly).
-        let m = self.max(dims, true)?.detach();
+        let m = self.amax(dims, true)?.detach();
         let m = m.where_cond_finite()?;
         let s = self.sub(&m)?.exp()?.sum(dims, true)?.log()?.add(&m)?;
         if keepdim {

@@ -5,7 +5,9 @@
 //! [`conformance_suite!`](crate::conformance_suite), which turns it into one `#[test]` per
 //! (op, dtype) for a backend.
 //!
-//! A backend's `tests/conformance.rs` is one line: `st_core::conformance_suite!(cpu, "cpu");`.
+//! A backend's `tests/conformance.rs` is one line: `st_core::conformance_suite!(cpu, "cpu");`,
+//! or `st_core::conformance_suite!(wgpu, "wgpu", GAPS);` with the backend's own
+//! [`KnownGap`] table.
 //! It expands to flat tests named `<op>_<dtype>_<backend>` (`exp_f32_cpu`, `exp_f16_wgpu`),
 //! plus `<op>_errors_<backend>`, `<op>_grad_<backend>` and `op_coverage_<backend>`.
 
@@ -139,17 +141,25 @@ pub struct GradCase {
     pub opts: GradcheckOptions,
 }
 
-/// A declared hole: `backend` has no kernel for `op` at `dtypes`, with the reason (and issue
-/// link). The suite asserts that the hole still exists (`KernelNotFound`), so a kernel that
-/// lands makes the test fail until the declaration is removed.
+/// A declared hole in one backend: no kernel for `op` at `dtypes`, with the reason (and issue
+/// link). Each backend keeps its own table in its own crate and passes it to
+/// [`conformance_suite!`](crate::conformance_suite), so st-core names no backend's gaps. The
+/// suite asserts that the hole still exists (`KernelNotFound`), so a kernel that lands makes
+/// the test fail until the declaration is removed.
 #[derive(Clone, Copy, Debug)]
 pub struct KnownGap {
-    /// Backend name.
-    pub backend: &'static str,
+    /// The op.
+    pub op: OpId,
     /// The dtypes without a kernel.
     pub dtypes: &'static [DType],
     /// Why, with an issue link.
     pub reason: &'static str,
+}
+
+/// The gap in `gaps` covering (`op`, `dtype`), if declared.
+pub fn find_gap(gaps: &[KnownGap], op: OpId, dtype: DType) -> Option<&KnownGap> {
+    gaps.iter()
+        .find(|g| g.op == op && g.dtypes.contains(&dtype))
 }
 
 /// Everything the conformance suite knows about one op.
@@ -167,15 +177,4 @@ pub struct OpSpec {
     pub grad: bool,
     /// Gradient checks.
     pub grads: fn(OpId) -> Result<Vec<GradCase>>,
-    /// Declared holes per backend.
-    pub known_gaps: &'static [KnownGap],
-}
-
-impl OpSpec {
-    /// The known gap covering (`backend`, `dtype`), if declared.
-    pub fn gap(&self, backend: &str, dtype: DType) -> Option<&'static KnownGap> {
-        self.known_gaps
-            .iter()
-            .find(|g| g.backend == backend && g.dtypes.contains(&dtype))
-    }
 }

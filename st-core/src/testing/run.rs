@@ -1,7 +1,7 @@
 //! The runners behind the generated tests: forward cases against the reference (and, on
 //! non-CPU backends, against the CPU), error inputs, gradient checks and coverage.
 
-use super::{spec, tolerance, GradCase, Input, OpSpec, Sample, Tol};
+use super::{find_gap, spec, tolerance, GradCase, Input, KnownGap, OpSpec, Sample, Tol};
 use crate::autograd::gradcheck::gradcheck;
 use crate::device::Device;
 use crate::dispatch::registry;
@@ -124,12 +124,12 @@ fn parse_dtype(name: &str) -> std::result::Result<DType, Failure> {
 }
 
 /// Runs every forward case of `op` at `dtype` on `backend` against the reference (and, for
-/// a non-CPU backend, against the CPU's results). A declared known gap must still fail with
-/// `KernelNotFound`.
+/// a non-CPU backend, against the CPU's results). A gap the backend declares in `gaps` must
+/// still fail with `KernelNotFound`.
 ///
 /// # Errors
 /// A [`Failure`] listing every mismatching case.
-pub fn run_forward(op: OpId, dtype: &str, backend: &str) -> Outcome {
+pub fn run_forward(op: OpId, dtype: &str, backend: &str, gaps: &[KnownGap]) -> Outcome {
     let dt = parse_dtype(dtype)?;
     let sp = spec(op);
     if !sp.dtypes.contains(&dt) {
@@ -137,7 +137,7 @@ pub fn run_forward(op: OpId, dtype: &str, backend: &str) -> Outcome {
     }
     let dev = device(backend)?;
     let samples = (sp.samples)(op, dt)?;
-    if let Some(gap) = sp.gap(backend, dt) {
+    if let Some(gap) = find_gap(gaps, op, dt) {
         return expect_gap(op, dt, backend, gap.reason, &samples, &dev);
     }
     if let Some(reason) = unsupported_here(&dev, dt) {
@@ -207,7 +207,7 @@ fn expect_gap(
         return Err(Failure(format!("{op} {dt}: no sample to probe the gap")));
     }
     Err(Failure(format!(
-        "{op} {dt} on {be}: declared known gap ({why}) now runs; remove it from known_gaps"
+        "{op} {dt} on {be}: declared known gap ({why}) now runs; remove it from the backend's gap table"
     )))
 }
 
@@ -375,14 +375,26 @@ fn compare_grads(case: &GradCase, dev: &Device) -> std::result::Result<(), Strin
     Ok(())
 }
 
-/// Every kernel `backend` registers must be exercised by a spec dtype, and the linked
-/// registry must have no dangling registrations.
+/// Every kernel `backend` registers must be exercised by a spec dtype, the linked registry
+/// must have no dangling registrations, and each declared gap must name a spec dtype of its
+/// op, once.
 ///
 /// # Errors
-/// A [`Failure`] listing untested kernels.
-pub fn run_coverage(backend: &str) -> Outcome {
+/// A [`Failure`] listing untested kernels and bad gap declarations.
+pub fn run_coverage(backend: &str, gaps: &[KnownGap]) -> Outcome {
     let reg = registry()?;
     let mut problems: Vec<String> = reg.dangling().to_vec();
+    let mut seen = std::collections::BTreeSet::new();
+    for g in gaps {
+        for &dt in g.dtypes {
+            if !spec(g.op).dtypes.contains(&dt) {
+                problems.push(format!("gap {} {dt}: not a dtype of the spec", g.op));
+            }
+            if !seen.insert((g.op, dt)) {
+                problems.push(format!("gap {} {dt}: declared twice", g.op));
+            }
+        }
+    }
     for ((op, b), dts) in reg.coverage() {
         if b.name() != backend {
             continue;

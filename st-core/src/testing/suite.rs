@@ -92,11 +92,11 @@ macro_rules! __st_op_table {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __st_conformance_cases {
-    ($be:ident $name:literal; $($op:ident $m:ident [$($dt:ident)*] $($flag:ident)*;)*) => {
+    ($be:ident $name:literal $gaps:expr; $($op:ident $m:ident [$($dt:ident)*] $($flag:ident)*;)*) => {
         $crate::paste::paste! {$($(
             #[test]
             fn [<$m _ $dt _ $be>]() -> ::std::result::Result<(), $crate::testing::Failure> {
-                $crate::testing::run_forward($crate::OpId::$op, stringify!($dt), $name)
+                $crate::testing::run_forward($crate::OpId::$op, stringify!($dt), $name, $gaps)
             }
         )* $(
             #[test]
@@ -111,18 +111,24 @@ macro_rules! __st_conformance_cases {
 /// backend's `tests/conformance.rs` gives one test per (op, dtype) named
 /// `<op>_<dtype>_<backend>` (`exp_f32_cpu`), plus `<op>_errors_<backend>` (error inputs
 /// return their variant), `<op>_grad_<backend>` (gradient checks) and `op_coverage_<backend>`
-/// (every registered kernel of the backend has a spec). Run one with
+/// (every registered kernel of the backend has a spec, and the gap table is well-formed).
+/// A backend without every kernel passes its own table of
+/// [`KnownGap`](crate::testing::KnownGap)s, kept in its own crate:
+/// `conformance_suite!(wgpu, "wgpu", GAPS)`. Run one test with
 /// `cargo test -p st-core --features testing --test conformance -- --exact exp_f32_cpu`.
 /// Needs st-core's `testing` feature.
 #[macro_export]
 macro_rules! conformance_suite {
     ($backend:ident, $name:literal) => {
-        $crate::__st_op_table!([$crate::__st_conformance_cases] [$backend $name;]);
+        $crate::conformance_suite!($backend, $name, &[]);
+    };
+    ($backend:ident, $name:literal, $gaps:expr) => {
+        $crate::__st_op_table!([$crate::__st_conformance_cases] [$backend $name $gaps;]);
         $crate::paste::paste! {
             /// Every kernel the backend registers is covered by a spec dtype.
             #[test]
             fn [<op_coverage_ $backend>]() -> ::std::result::Result<(), $crate::testing::Failure> {
-                $crate::testing::run_coverage($name)
+                $crate::testing::run_coverage($name, $gaps)
             }
         }
     };

@@ -47,6 +47,12 @@ impl IntoOut for Vec<Tensor> {
     }
 }
 
+impl IntoOut for (Tensor, Tensor) {
+    fn into_out(self) -> Out {
+        Out::Tensors(vec![self.0, self.1])
+    }
+}
+
 macro_rules! value_out {
     ($($t:ty),*) => {$(
         impl IntoOut for $t {

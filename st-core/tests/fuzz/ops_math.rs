@@ -133,6 +133,18 @@ fn arg(g: &mut Gen, f: fn(&Tensor, Option<isize>, bool) -> Result<Tensor>) -> Re
     done(f(&a.t, d, keep))
 }
 
+/// `max_dim` / `min_dim` over one (possibly out-of-range) dim.
+fn extremum_dim(
+    g: &mut Gen,
+    f: fn(&Tensor, isize, bool) -> Result<(Tensor, Tensor)>,
+) -> Result<Out> {
+    let a = g.any(Pool::Any)?;
+    let d = g.axis(a.t.rank());
+    let keep = g.p(0.5);
+    g.call(format!("{}.{}({}, {keep})", a.n, g.op, fmt_i(d)));
+    done(f(&a.t, d, keep))
+}
+
 fn sum_all(g: &mut Gen) -> Result<Out> {
     let a = g.any(Pool::Any)?;
     g.call(format!("{}.sum_all()", a.n));
@@ -204,13 +216,15 @@ pub const ELEMENTWISE: &[Entry] = table![
 pub const REDUCTIONS: &[Entry] = table![
     "sum" => |g| reduce(g, Tensor::sum),
     "prod" => |g| reduce(g, Tensor::prod),
-    "max" => |g| reduce(g, Tensor::max),
-    "min" => |g| reduce(g, Tensor::min),
+    "amax" => |g| reduce(g, Tensor::amax),
+    "amin" => |g| reduce(g, Tensor::amin),
     "mean" => |g| reduce(g, Tensor::mean),
     "logsumexp" => |g| reduce(g, Tensor::logsumexp),
     "var" => |g| moment(g, Tensor::var),
     "std" => |g| moment(g, Tensor::std),
     "argmax" => |g| arg(g, Tensor::argmax),
     "argmin" => |g| arg(g, Tensor::argmin),
+    "max_dim" => |g| extremum_dim(g, Tensor::max_dim),
+    "min_dim" => |g| extremum_dim(g, Tensor::min_dim),
     "sum_all" => sum_all,
 ];

@@ -2,7 +2,6 @@
 
 mod binary;
 mod conv;
-mod gaps;
 mod index;
 mod movement;
 mod nn;
@@ -22,8 +21,6 @@ use std::sync::Arc;
 type SampleGen = fn(OpId, DType) -> Result<Vec<Sample>>;
 type ErrorGen = fn(OpId) -> Result<Vec<ErrorCase>>;
 type GradGen = fn(OpId) -> Result<Vec<GradCase>>;
-
-use gaps::KNOWN_GAPS;
 
 /// The spec of `op`. The `match` is exhaustive: a new [`OpId`] does not compile until it has
 /// a spec (and a row in the suite table).
@@ -52,11 +49,6 @@ pub fn spec(op: OpId) -> OpSpec {
             (movement::samples, movement::errors, movement::grads)
         }
     };
-    let known_gaps = KNOWN_GAPS
-        .iter()
-        .find(|(o, _)| *o == op)
-        .map(|(_, g)| *g)
-        .unwrap_or(&[]);
     OpSpec {
         op,
         dtypes: table_dtypes(op),
@@ -64,7 +56,6 @@ pub fn spec(op: OpId) -> OpSpec {
         errors,
         grad: op.def().differentiable,
         grads,
-        known_gaps,
     }
 }
 

@@ -16,8 +16,8 @@ fn call(op: OpId, x: &Tensor, dims: &[isize], keepdim: bool, correction: usize) 
     match op {
         Sum => x.sum(dims, keepdim),
         Prod => x.prod(dims, keepdim),
-        Max => x.max(dims, keepdim),
-        Min => x.min(dims, keepdim),
+        Max => x.amax(dims, keepdim),
+        Min => x.amin(dims, keepdim),
         Mean => x.mean(dims, keepdim),
         Var => x.var(dims, correction, keepdim),
         Std => x.std(dims, correction, keepdim),
