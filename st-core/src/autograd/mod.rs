@@ -1,11 +1,17 @@
 //! Reverse-mode automatic differentiation over the primitive ops. Backward rules are written
-//! with tensor ops, so every backend that has the forward kernels gets gradients.
+//! with tensor ops, so every backend that has the forward kernels gets gradients, and the
+//! backward pass can itself be recorded for higher derivatives.
 
+mod backward;
 mod engine;
 mod grad_mode;
 pub mod gradcheck;
+mod hooks;
 mod rules;
 
-pub use engine::{backward, Node};
+pub use backward::{backward, backward_opts, grad, BackwardOptions, GradOptions};
+pub use engine::Node;
 pub(crate) use engine::{record, record_transfer};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
+pub use hooks::HookHandle;
+pub(crate) use hooks::HookList;
