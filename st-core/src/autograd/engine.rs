@@ -1,5 +1,5 @@
 //! The graph: one [`Node`] per recorded op, linked to the tensors it was computed from. The
-//! backward pass over it is in `backward.rs`.
+//! backward pass over it is in `pass.rs`, its public entry points in `backward.rs`.
 
 use super::grad_mode::is_grad_enabled;
 use super::hooks::HookList;

@@ -7,6 +7,7 @@ mod engine;
 mod grad_mode;
 pub mod gradcheck;
 mod hooks;
+mod pass;
 mod rules;
 
 pub use backward::{backward, backward_opts, grad, BackwardOptions, GradOptions};
