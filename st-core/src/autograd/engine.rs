@@ -1,16 +1,18 @@
-//! The graph: one [`Node`] per recorded op, and the backward pass over it.
+//! The graph: one [`Node`] per recorded op, linked to the tensors it was computed from. The
+//! backward pass over it is in `pass.rs`, its public entry points in `backward.rs`.
 
-use super::grad_mode::{is_grad_enabled, no_grad};
-use super::rules;
+use super::grad_mode::is_grad_enabled;
+use super::hooks::HookList;
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
 use crate::tensor::Tensor;
 use parking_lot::Mutex;
 use smallvec::SmallVec;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Tensors a node keeps for its backward rule; dropped once backward has used them.
+/// Tensors a node keeps for its backward rule; dropped once a backward pass that does not
+/// retain the graph has used them.
+#[derive(Clone)]
 pub(crate) struct Saved {
     pub(crate) inputs: SmallVec<[Tensor; 3]>,
     pub(crate) output: Tensor,
@@ -34,7 +36,7 @@ impl Saved {
 
     /// PyTorch's check: a tensor whose values the backward rule reads must not have been
     /// written in place since it was saved.
-    fn check_versions(&self, op: OpId) -> Result<()> {
+    pub(super) fn check_versions(&self, op: OpId) -> Result<()> {
         let (inputs, output) = super::rules::reads_saved(op);
         let n = self.inputs.len();
         for (i, &saved) in self.versions.iter().enumerate() {
@@ -62,7 +64,9 @@ impl Saved {
 pub struct Node {
     op: OpId,
     params: OpParams,
-    saved: Mutex<Option<Saved>>,
+    pub(super) saved: Mutex<Option<Saved>>,
+    /// Hooks of the tensor this node produced; see Note [Where hooks live].
+    hooks: HookList,
 }
 
 impl Node {
@@ -74,6 +78,11 @@ impl Node {
     /// Its parameters.
     pub fn params(&self) -> &OpParams {
         &self.params
+    }
+
+    /// The gradient hooks of the node's output tensor.
+    pub(crate) fn hooks(&self) -> &HookList {
+        &self.hooks
     }
 }
 
@@ -138,6 +147,7 @@ fn link(op: OpId, params: OpParams, inputs: SmallVec<[Tensor; 3]>, out: Tensor) 
         op,
         params,
         saved: Mutex::new(Some(Saved::new(inputs, output))),
+        hooks: HookList::default(),
     });
     let inner = &out.0;
     Tensor::with_grad_fn(
@@ -162,6 +172,7 @@ pub(crate) fn record_inplace(
         op,
         params,
         saved: Mutex::new(Some(Saved::new(inputs, target.detach()))),
+        hooks: HookList::default(),
     });
     *target.0.grad_fn.lock() = Some(node);
     target
@@ -181,135 +192,4 @@ pub(crate) fn record_transfer(src: &Tensor, out: Tensor) -> Result<Tensor> {
         SmallVec::from_elem(src.clone(), 1),
         out,
     ))
-}
-
-fn key(n: &Arc<Node>) -> *const Node {
-    Arc::as_ptr(n)
-}
-
-/// Runs the backward pass from `root`, accumulating gradients into the leaves that require
-/// them. `seed` is d(loss)/d(root); it may be omitted for one-element roots. The graph is
-/// freed afterwards (a second backward through it is an error).
-///
-/// # Errors
-/// [`Error::Autograd`] when `root` does not require grad, the seed is missing or mis-shaped,
-/// or the graph was already freed.
-pub fn backward(root: &Tensor, seed: Option<&Tensor>) -> Result<()> {
-    if !root.requires_grad() {
-        return Err(Error::Autograd(
-            "backward() on a tensor that does not require grad (no input had requires_grad, \
-             or it was computed under no_grad)"
-                .into(),
-        ));
-    }
-    let seed = match seed {
-        Some(s) => {
-            if s.shape() != root.shape() {
-                return Err(Error::Autograd(format!(
-                    "seed gradient shape {} does not match output shape {}",
-                    s.shape(),
-                    root.shape()
-                )));
-            }
-            s.detach()
-        }
-        None if root.numel() == 1 => Tensor::ones_like(root)?,
-        None => {
-            return Err(Error::Autograd(format!(
-                "grad can be implicitly created only for one-element outputs; pass a seed \
-                 for shape {}",
-                root.shape()
-            )))
-        }
-    };
-    let _guard = no_grad();
-    let Some(root_node) = root.grad_fn() else {
-        accumulate_leaf(root, seed)?;
-        return Ok(());
-    };
-    // Topological order by iterative DFS (post-order), then walk it backwards.
-    let mut order: Vec<Arc<Node>> = Vec::new();
-    let mut visited: HashMap<*const Node, ()> = HashMap::new();
-    let mut stack: Vec<(Arc<Node>, bool)> = vec![(root_node.clone(), false)];
-    while let Some((node, done)) = stack.pop() {
-        if done {
-            order.push(node);
-            continue;
-        }
-        if visited.insert(key(&node), ()).is_some() {
-            continue;
-        }
-        stack.push((node.clone(), true));
-        let saved = node.saved.lock();
-        let Some(saved) = saved.as_ref() else {
-            return Err(Error::Autograd(
-                "trying to backward through the graph a second time; its buffers were freed".into(),
-            ));
-        };
-        for inp in &saved.inputs {
-            if let Some(n) = inp.grad_fn() {
-                if !visited.contains_key(&key(&n)) {
-                    stack.push((n, false));
-                }
-            }
-        }
-    }
-    let mut grads: HashMap<*const Node, Tensor> = HashMap::new();
-    grads.insert(key(&root_node), seed);
-    for node in order.iter().rev() {
-        let Some(grad) = grads.remove(&key(node)) else {
-            continue;
-        };
-        let saved = node
-            .saved
-            .lock()
-            .take()
-            .ok_or_else(|| Error::Autograd("graph freed while running backward".into()))?;
-        saved.check_versions(node.op)?;
-        let input_refs: SmallVec<[&Tensor; 3]> = saved.inputs.iter().collect();
-        let in_grads = rules::backward(node.op, &node.params, &input_refs, &saved.output, &grad)?;
-        for (inp, g) in saved.inputs.iter().zip(in_grads) {
-            let Some(g) = g else { continue };
-            if !inp.requires_grad() {
-                continue;
-            }
-            if g.shape() != inp.shape() {
-                return Err(Error::Internal(format!(
-                    "backward of {} produced gradient of shape {} for input of shape {}",
-                    node.op.name(),
-                    g.shape(),
-                    inp.shape()
-                )));
-            }
-            match inp.grad_fn() {
-                Some(n) => {
-                    let k = key(&n);
-                    let acc = match grads.remove(&k) {
-                        Some(prev) => prev.add(&g)?,
-                        None => g,
-                    };
-                    grads.insert(k, acc);
-                }
-                None => accumulate_leaf(inp, g)?,
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Adds `g` to the leaf's gradient. The gradient's lock is held from the read to the write,
-/// so backward passes on several threads that share a leaf never lose an update.
-fn accumulate_leaf(leaf: &Tensor, g: Tensor) -> Result<()> {
-    let g = if g.dtype() != leaf.dtype() {
-        g.to_dtype(leaf.dtype())?
-    } else {
-        g
-    };
-    let mut slot = leaf.0.grad.lock();
-    let new = match slot.as_ref() {
-        Some(prev) => prev.add(&g)?,
-        None => g.contiguous()?,
-    };
-    *slot = Some(new);
-    Ok(())
 }

@@ -40,3 +40,10 @@ pub fn no_grad() -> NoGradGuard {
     let prev = ENABLED.with(|e| e.replace(false));
     NoGradGuard { prev }
 }
+
+/// Sets grad mode on this thread to `on` until the guard drops (the backward pass runs its
+/// rules with grad mode on exactly when it creates a graph).
+pub(crate) fn set_grad_enabled(on: bool) -> NoGradGuard {
+    let prev = ENABLED.with(|e| e.replace(on));
+    NoGradGuard { prev }
+}

@@ -5,7 +5,7 @@
 //! `L = Σ f(x) ⊙ w` with `w` a fixed, non-uniform weight tensor, so every output element
 //! (and any permutation or misplacement of them) shows up in the gradient.
 
-use super::engine::backward;
+use super::backward::backward;
 use super::grad_mode::{is_grad_enabled, no_grad};
 use crate::dtype::DType;
 use crate::error::{Error, Result};

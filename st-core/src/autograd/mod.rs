@@ -1,12 +1,19 @@
 //! Reverse-mode automatic differentiation over the primitive ops. Backward rules are written
-//! with tensor ops, so every backend that has the forward kernels gets gradients.
+//! with tensor ops, so every backend that has the forward kernels gets gradients, and the
+//! backward pass can itself be recorded for higher derivatives.
 
+mod backward;
 mod engine;
 mod grad_mode;
 pub mod gradcheck;
+mod hooks;
+mod pass;
 mod rules;
 pub(crate) use rules::reads_saved;
 
-pub use engine::{backward, Node};
+pub use backward::{backward, backward_opts, grad, BackwardOptions, GradOptions};
+pub use engine::Node;
 pub(crate) use engine::{record, record_inplace, record_transfer};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
+pub use hooks::HookHandle;
+pub(crate) use hooks::HookList;

@@ -1,11 +1,16 @@
 //! One backward rule per differentiable op, written with tensor ops (tinygrad-style table).
 //!
 //! A rule gets the op's inputs exactly as the dispatcher got them (binary inputs already promoted
-//! to one dtype but not yet broadcast), its detached output `y` and the output gradient `g`, and
+//! to one dtype but not yet broadcast), its output `y` and the output gradient `g`, and
 //! returns one entry per input: the gradient, with the input's shape, or `None` for inputs that
-//! carry no gradient (indices, masks, conditions) or that do not require one. Rules run under
-//! `no_grad` and use only public tensor ops, so every backend that has the forward kernels also
-//! has gradients. Composite ops never get here: they are differentiated through their primitives.
+//! carry no gradient (indices, masks, conditions) or that do not require one. Rules use only
+//! public tensor ops, so every backend that has the forward kernels also has gradients.
+//! Composite ops never get here: they are differentiated through their primitives.
+//!
+//! Rules normally run under `no_grad` with `y` detached. When the pass creates a graph they run
+//! with grad mode on and `y` attached to its node (see Note [Double backward]), so each rule
+//! must be differentiable as written: masks and other piecewise-constant factors are fine only
+//! where the true derivative of the factor is zero (relu, max, clamp, ...).
 //!
 //! The rules live in four files by op family: `elementwise.rs` (unary, binary, where,
 //! masked_fill), `reduce.rs` (sum, prod, max, min, softmax, log_softmax), `nn.rs` (matmul,

@@ -110,7 +110,9 @@ fn take_chunks(n: usize) -> Result<Mem> {
             }
             p.bytes -= v.capacity() * CHUNK;
             p.hits += 1;
-            v.truncate(n);
+            // The pooled vector may hold fewer chunks than its capacity (it was itself cut
+            // from a larger one): grow it within its capacity, or cut it.
+            v.resize(n, Chunk([0; CHUNK]));
             return Ok(Mem::Heap(v));
         }
         p.misses += 1;
@@ -352,6 +354,22 @@ mod tests {
         let b = CpuBuffer::for_output(DType::F32, n).unwrap();
         assert_eq!(b.len(), n);
         assert!(pool_stats().hits > before);
+    }
+
+    /// A pooled vector shorter than its capacity is grown to the requested size (it was a
+    /// slice-out-of-range panic: a buffer cut from a larger pooled one goes back under its
+    /// capacity, and a later request between its length and capacity got the short vector).
+    #[test]
+    fn pooled_buffers_cut_from_larger_ones_serve_any_size_they_fit() {
+        let big = (3 << 20) / 16 + 1001; // chunks; an unusual size no other test uses
+        drop(CpuBuffer::for_output(DType::U8, big * 16).unwrap());
+        // Served from the pool and cut to fewer chunks, then returned with that length.
+        let cut = big - big / 10;
+        drop(CpuBuffer::for_output(DType::U8, cut * 16).unwrap());
+        // A request between the cut length and the capacity.
+        let mut b = CpuBuffer::for_output(DType::U8, (cut + big / 20) * 16).unwrap();
+        assert_eq!(b.as_mut_slice::<u8>().len(), (cut + big / 20) * 16);
+        assert_eq!(b.bytes().len(), (cut + big / 20) * 16);
     }
 
     #[test]

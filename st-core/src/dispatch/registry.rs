@@ -166,7 +166,10 @@ impl Registry {
              (also re-run by CI, which fails when this file is stale). One column per backend; \
              each cell lists the dtypes that have a registered kernel. *view* ops are \
              metadata-only and *composite* ops are built from other ops, so both work on every \
-             backend that has the kernels they use.\n\n| op | family |",
+             backend that has the kernels they use. *into* marks kernels with an output-buffer \
+             form: in-place ops (`add_`, `copy_`, ...) and `out=` variants write through it and \
+             allocate nothing; for the others the dispatcher computes out of place and copies \
+             the result in (Note [Writing into a tensor] in `dispatch/into.rs`).\n\n| op | family |",
         );
         for b in &self.backends {
             s.push_str(&format!(" {b} |"));
@@ -184,7 +187,25 @@ impl Registry {
                     OpKind::View => "*view*".to_string(),
                     OpKind::Composite => "*composite*".to_string(),
                     OpKind::Kernel => match cov.get(&(op, BackendId(b as u16))) {
-                        Some(d) => d.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(" "),
+                        Some(d) => {
+                            let mut cell =
+                                d.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(" ");
+                            let nb = self.backends.len();
+                            let into: Vec<&str> = d
+                                .iter()
+                                .filter(|dt| {
+                                    self.table[index(nb, op, b, **dt)]
+                                        .is_some_and(|e| e.into.is_some())
+                                })
+                                .map(|dt| dt.as_str())
+                                .collect();
+                            if into.len() == d.len() {
+                                cell.push_str(" · *into*");
+                            } else if !into.is_empty() {
+                                cell.push_str(&format!(" · *into*: {}", into.join(" ")));
+                            }
+                            cell
+                        }
                         None => "—".to_string(),
                     },
                 };

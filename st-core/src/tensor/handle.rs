@@ -24,6 +24,8 @@ pub(crate) struct TensorImpl {
     /// Replaced when an in-place op rebases the tensor's history.
     pub(crate) grad_fn: Mutex<Option<Arc<Node>>>,
     pub(crate) grad: Mutex<Option<Tensor>>,
+    /// Gradient hooks of a leaf (a non-leaf's live on its node); see `autograd::hooks`.
+    pub(crate) hooks: crate::autograd::HookList,
 }
 
 impl Tensor {
@@ -66,6 +68,7 @@ impl Tensor {
             requires_grad,
             grad_fn: Mutex::new(grad_fn),
             grad: Mutex::new(None),
+            hooks: Default::default(),
         }))
     }
 
@@ -221,7 +224,8 @@ impl Tensor {
     }
 
     /// Backpropagates from this one-element tensor (a loss), accumulating `grad()` on every
-    /// leaf that requires grad. The graph is freed afterwards.
+    /// leaf that requires grad. The graph is freed afterwards ([`Tensor::backward_opts`] can
+    /// keep it, or record the pass for higher derivatives).
     ///
     /// ```
     /// use st_core::{Tensor, Device};

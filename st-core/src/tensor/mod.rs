@@ -13,3 +13,4 @@ mod unary;
 
 pub use create::{manual_seed, Generator};
 pub use handle::Tensor;
+pub(crate) use handle::TensorImpl;
