@@ -27,7 +27,7 @@ fn binary(op: OpId, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// # Errors
 /// An integral scalar outside the integer dtype's range is an error, as in PyTorch
 /// (`int32 + 3e9` does not wrap silently).
-fn scalar_for(op: OpId, t: &Tensor, v: f64) -> Result<Tensor> {
+pub(super) fn scalar_for(op: OpId, t: &Tensor, v: f64) -> Result<Tensor> {
     let dt = if t.dtype().is_float() || (v.fract() == 0.0 && t.dtype() != DType::Bool) {
         t.dtype()
     } else if v.fract() == 0.0 {

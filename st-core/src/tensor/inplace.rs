@@ -160,20 +160,6 @@ impl Tensor {
     fn binary_out_of_place(&self, op: OpId, b: &Tensor) -> Result<Tensor> {
         crate::dispatch::dispatch(op, &[self, b], &OpParams::None)
     }
-
-    /// A scalar operand for an in-place op on `self`: `self`'s dtype when the value fits its
-    /// kind, as PyTorch's wrapped numbers.
-    fn scalar_operand(&self, name: &'static str, v: f64) -> Result<Tensor> {
-        let dt = if self.dtype().is_float() || (v.fract() == 0.0 && self.dtype() != DType::Bool) {
-            self.dtype()
-        } else if v.fract() == 0.0 {
-            DType::I64
-        } else {
-            DType::F32
-        };
-        check_scalar(name, dt, v)?;
-        Tensor::scalar(v, dt, &self.device())
-    }
 }
 
 macro_rules! binary_inplace {
@@ -198,7 +184,7 @@ macro_rules! binary_inplace {
             ///
             /// In place, with a scalar operand.
             pub fn $sname(&self, other: f64) -> Result<()> {
-                let s = self.scalar_operand(stringify!($sname), other)?;
+                let s = super::binary::scalar_for(OpId::$op, self, other)?;
                 self.binary_(OpId::$op, stringify!($sname), &s)
             }
         )*}
