@@ -11,7 +11,7 @@
 use super::case::{backward, sanity, Entry, Out};
 use super::config::Config;
 use super::gen::{escape, Gen};
-use super::{ops_create, ops_handle, ops_math, ops_nn, ops_raw, ops_shape};
+use super::{ops_create, ops_handle, ops_inplace, ops_math, ops_nn, ops_raw, ops_shape};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,6 +29,7 @@ pub fn entries(filter: &Option<Vec<String>>) -> Vec<&'static Entry> {
     for table in [
         ops_math::ELEMENTWISE,
         ops_math::REDUCTIONS,
+        ops_inplace::INPLACE,
         ops_shape::MOVEMENT,
         ops_shape::INDEXING,
         ops_nn::NN,

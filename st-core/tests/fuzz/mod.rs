@@ -6,6 +6,7 @@ pub mod config;
 pub mod gen;
 pub mod ops_create;
 pub mod ops_handle;
+pub mod ops_inplace;
 pub mod ops_math;
 pub mod ops_nn;
 pub mod ops_raw;
