@@ -4,6 +4,7 @@
 
 use super::case::{done, table, Entry, Out};
 use super::gen::{fmt_f, Gen, Pool};
+use super::ops_math::scalar_operand;
 use st_core::{Result, Tensor};
 
 type Inplace = fn(&Tensor, &Tensor) -> Result<()>;
@@ -23,11 +24,7 @@ fn inplace(g: &mut Gen, f: Inplace) -> Result<Out> {
 /// `x.op_scalar_(v)`.
 fn inplace_scalar(g: &mut Gen, f: InplaceScalar) -> Result<Out> {
     let a = g.any(Pool::Elementwise)?;
-    let v = if a.t.dtype().is_float() || g.p(0.3) {
-        g.scalar()
-    } else {
-        g.int_scalar()
-    };
+    let v = scalar_operand(g, &a);
     g.call(format!("{}.{}({})", a.n, g.op, fmt_f(v)));
     done(f(&a.t, v).map(|()| a.t.clone()))
 }

@@ -42,13 +42,19 @@ fn binary(g: &mut Gen, f: Binary) -> Result<Out> {
 /// (`i32.add_scalar(3e9)`, `u8.mul_scalar(1000.0)`, `i64.pow_scalar(1e18)`).
 fn binary_scalar(g: &mut Gen, f: BinaryScalar) -> Result<Out> {
     let a = g.any(Pool::Elementwise)?;
-    let v = if a.t.dtype().is_float() || g.p(0.3) {
+    let v = scalar_operand(g, &a);
+    g.call(format!("{}.{}({})", a.n, g.op, fmt_f(v)));
+    done(f(&a.t, v))
+}
+
+/// A scalar operand for `a`: any number for floats (and sometimes for integers), else an
+/// integral value, often far outside the dtype's range.
+pub fn scalar_operand(g: &mut Gen, a: &V) -> f64 {
+    if a.t.dtype().is_float() || g.p(0.3) {
         g.scalar()
     } else {
         g.int_scalar()
-    };
-    g.call(format!("{}.{}({})", a.n, g.op, fmt_f(v)));
-    done(f(&a.t, v))
+    }
 }
 
 /// `&x <op> &y` through the `std::ops` impls.
