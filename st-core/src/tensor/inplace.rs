@@ -56,7 +56,12 @@ impl Tensor {
     }
 
     /// The checks of Note [In-place autograd]; returns whether the write must be recorded.
-    fn check_inplace_grad(&self, name: &'static str, op: OpId, others: &[&Tensor]) -> Result<bool> {
+    pub(super) fn check_inplace_grad(
+        &self,
+        name: &'static str,
+        op: OpId,
+        others: &[&Tensor],
+    ) -> Result<bool> {
         if !is_grad_enabled() {
             return Ok(false);
         }
@@ -95,7 +100,7 @@ impl Tensor {
 
     /// A second handle of the same values and history, so a node can keep the history this
     /// tensor has now while the tensor itself gets a new one.
-    fn snapshot(&self) -> Tensor {
+    pub(super) fn snapshot(&self) -> Tensor {
         let t = Tensor::with_grad_fn(
             self.0.storage.clone(),
             self.0.layout.clone(),
@@ -106,6 +111,15 @@ impl Tensor {
         t.0.requires_grad
             .store(self.requires_grad(), std::sync::atomic::Ordering::Relaxed);
         t
+    }
+
+    /// Makes `self`'s history that of `new`, an out-of-place tensor equal to the values just
+    /// written into `self` (for writes whose backward is a composite of other ops).
+    pub(super) fn adopt_history(&self, new: &Tensor) {
+        *self.0.grad_fn.lock() = new.grad_fn();
+        self.0
+            .requires_grad
+            .store(new.requires_grad(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// `other` cast to `dt` (a no-op when it has it).
