@@ -42,7 +42,7 @@ pub use error::{Error, PureResult, Result};
 pub use layout::Layout;
 pub use op::{Conv2dParams, OpId, WindowParams};
 pub use shape::Shape;
-pub use tensor::{manual_seed, Generator, SliceIndex, Tensor};
+pub use tensor::{manual_seed, Generator, MappedFile, SliceIndex, Tensor, TensorBytes};
 
 #[doc(hidden)]
 pub use half;

@@ -18,6 +18,12 @@ pub trait DeviceBuffer: Send + Sync + 'static {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Size in bytes.
     fn len_bytes(&self) -> usize;
+    /// False for memory that in-place ops must not write (a read-only memory-mapped file);
+    /// fixed for the buffer's life. The dispatcher checks it before any write (Note [Writing
+    /// into a tensor]).
+    fn is_writable(&self) -> bool {
+        true
+    }
 }
 
 /// A backend buffer together with what every view of it shares: a reader/writer lock that
@@ -33,6 +39,7 @@ pub trait DeviceBuffer: Send + Sync + 'static {
 pub struct StorageCell<B: ?Sized = dyn DeviceBuffer> {
     version: AtomicU64,
     len_bytes: usize,
+    writable: bool,
     buffer: RwLock<B>,
 }
 
@@ -51,12 +58,13 @@ impl<B: DeviceBuffer> StorageCell<B> {
         StorageCell {
             version: AtomicU64::new(0),
             len_bytes: buffer.len_bytes(),
+            writable: buffer.is_writable(),
             buffer: RwLock::new(buffer),
         }
     }
 
     /// The buffer, when the caller owns the cell exclusively. The caller must not change the
-    /// buffer's size.
+    /// buffer's size or writability.
     pub fn get_mut(&mut self) -> &mut B {
         self.buffer.get_mut()
     }
@@ -65,6 +73,7 @@ impl<B: DeviceBuffer> StorageCell<B> {
     /// the allocation (for backends that recycle small storages).
     pub fn reset(&mut self, buffer: B) {
         self.len_bytes = buffer.len_bytes();
+        self.writable = buffer.is_writable();
         *self.version.get_mut() = 0;
         *self.buffer.get_mut() = buffer;
     }
@@ -100,6 +109,13 @@ impl Storage {
     #[inline]
     pub fn len_bytes(&self) -> usize {
         self.0.len_bytes
+    }
+
+    /// False when in-place ops must not write this storage (read-only external memory such as
+    /// a memory-mapped file; see [`DeviceBuffer::is_writable`]). Needs no lock.
+    #[inline]
+    pub fn is_writable(&self) -> bool {
+        self.0.writable
     }
 
     /// The version counter: how many in-place writes this storage has had (PyTorch's

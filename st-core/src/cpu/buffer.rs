@@ -1,6 +1,7 @@
 //! [`CpuBuffer`]: 16-byte aligned host memory, viewed as a slice of any element type, with a
 //! pool that recycles large freed buffers so hot loops do not pay page faults on every output.
 
+use super::external::ExternalMem;
 use crate::alloc::{out_of_memory, try_vec_with_capacity};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -24,26 +25,31 @@ const CHUNK: usize = 16;
 /// a tiny tensor costs no separate heap allocation.
 const INLINE_CHUNKS: usize = 4;
 
-/// The memory of a buffer: inline for tiny buffers, else on the heap.
+/// The memory of a buffer: inline for tiny buffers, on the heap, or wrapped from an owner
+/// (see Note [External memory] in `cpu/external.rs`).
 enum Mem {
     Inline([Chunk; INLINE_CHUNKS]),
     Heap(Vec<Chunk>),
+    External(ExternalMem),
 }
 
 impl Mem {
     #[inline]
-    fn chunks(&self) -> &[Chunk] {
+    fn bytes(&self) -> &[u8] {
         match self {
-            Mem::Inline(a) => a,
-            Mem::Heap(v) => v,
+            Mem::Inline(a) => bytemuck::cast_slice(a),
+            Mem::Heap(v) => bytemuck::cast_slice(v),
+            Mem::External(e) => e.bytes(),
         }
     }
 
+    /// The bytes for writing; `None` for read-only external memory.
     #[inline]
-    fn chunks_mut(&mut self) -> &mut [Chunk] {
+    fn bytes_mut(&mut self) -> Option<&mut [u8]> {
         match self {
-            Mem::Inline(a) => a,
-            Mem::Heap(v) => v,
+            Mem::Inline(a) => Some(bytemuck::cast_slice_mut(a)),
+            Mem::Heap(v) => Some(bytemuck::cast_slice_mut(v)),
+            Mem::External(e) => e.bytes_mut(),
         }
     }
 }
@@ -189,11 +195,12 @@ impl CpuBuffer {
     /// [`Error::OutOfMemory`] as [`CpuBuffer::for_output`].
     pub fn from_slice<T: Element>(data: &[T]) -> Result<CpuBuffer> {
         let mut b = CpuBuffer::for_output(T::DTYPE, data.len())?;
-        b.as_mut_slice::<T>().copy_from_slice(data);
+        b.as_mut_slice::<T>()?.copy_from_slice(data);
         Ok(b)
     }
 
-    /// A buffer holding a copy of raw bytes of `dtype` elements.
+    /// A buffer holding a copy of raw bytes of `dtype` elements. The bytes may sit at any
+    /// address: the copy is aligned.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the byte count is not a multiple of the element size.
@@ -209,8 +216,18 @@ impl CpuBuffer {
             ));
         }
         let mut b = CpuBuffer::for_output(dtype, bytes.len() / es)?;
-        b.bytes_mut().copy_from_slice(bytes);
+        b.bytes_mut()?.copy_from_slice(bytes);
         Ok(b)
+    }
+
+    /// A buffer over external memory holding `len` elements of `dtype` (the constructors are
+    /// in `cpu/external.rs`).
+    pub(super) fn from_external_mem(mem: ExternalMem, dtype: DType, len: usize) -> CpuBuffer {
+        CpuBuffer {
+            chunks: Mem::External(mem),
+            dtype,
+            len,
+        }
     }
 
     /// Element type.
@@ -228,31 +245,62 @@ impl CpuBuffer {
         self.len == 0
     }
 
-    /// The raw bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<Chunk, u8>(self.chunks.chunks())
-            [..self.len * self.dtype.size_in_bytes()]
+    /// True when the buffer wraps memory it does not own (see Note [External memory]).
+    pub fn is_external(&self) -> bool {
+        matches!(self.chunks, Mem::External(_))
     }
 
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        let n = self.len * self.dtype.size_in_bytes();
-        &mut bytemuck::cast_slice_mut::<Chunk, u8>(self.chunks.chunks_mut())[..n]
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.chunks.bytes()[..self.len_bytes()]
+    }
+
+    /// The raw bytes for writing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for read-only external memory (a memory-mapped file).
+    fn bytes_mut(&mut self) -> Result<&mut [u8]> {
+        let n = self.len_bytes();
+        let dtype = self.dtype;
+        match self.chunks.bytes_mut() {
+            Some(b) => Ok(&mut b[..n]),
+            None => Err(Error::invalid(
+                "write",
+                format!(
+                    "a cpu buffer of {} {dtype} elements is read-only memory",
+                    self.len
+                ),
+            )),
+        }
     }
 
     /// The bytes of the buffer as elements of `T`: its elements when `T` is its dtype's Rust
     /// type. Another `T` reinterprets the bytes (every element type is plain data), as a
     /// tensor built with [`crate::Tensor::from_storage`] over another dtype's buffer does.
+    /// Trailing bytes that do not make a whole `T` are left out.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the memory is not aligned for `T`: only external
+    /// memory can be (it is aligned to its own element size, which may be less than `T`'s).
     #[inline]
-    pub fn as_slice<T: Element>(&self) -> &[T] {
-        let n = self.len_bytes() / std::mem::size_of::<T>();
-        &bytemuck::cast_slice::<Chunk, T>(self.chunks.chunks())[..n]
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        let n = self.len_bytes() / std::mem::size_of::<T>() * std::mem::size_of::<T>();
+        let bytes = &self.chunks.bytes()[..n];
+        bytemuck::try_cast_slice(bytes)
+            .map_err(|_| misaligned::<T>(self.len, self.dtype, bytes.as_ptr()))
     }
 
     /// Mutable elements as `T` (see [`CpuBuffer::as_slice`]).
+    ///
+    /// # Errors
+    /// As [`CpuBuffer::as_slice`]; [`Error::InvalidArgument`] for read-only memory.
     #[inline]
-    pub fn as_mut_slice<T: Element>(&mut self) -> &mut [T] {
-        let n = self.len_bytes() / std::mem::size_of::<T>();
-        &mut bytemuck::cast_slice_mut::<Chunk, T>(self.chunks.chunks_mut())[..n]
+    pub fn as_mut_slice<T: Element>(&mut self) -> Result<&mut [T]> {
+        let n = self.len_bytes() / std::mem::size_of::<T>() * std::mem::size_of::<T>();
+        let (len, dtype) = (self.len, self.dtype);
+        let bytes = &mut self.bytes_mut()?[..n];
+        let at = bytes.as_ptr();
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| misaligned::<T>(len, dtype, at))
     }
 
     /// Wraps into shared [`Storage`].
@@ -263,6 +311,9 @@ impl CpuBuffer {
     /// small-op speed independent of the allocator's state: with glibc, a 112-byte request
     /// served from a 144-byte free chunk whose cache bin is full takes the slow path on every
     /// call (see `docs/benchmarks.md`).
+    ///
+    /// Only cells whose buffer is inline enter the cache, and a cell is reused only when no
+    /// handle holds it, so external memory (Note [External memory]) is never handed out again.
     pub fn into_storage(self) -> Storage {
         if !matches!(self.chunks, Mem::Inline(_)) {
             return Storage::new(self);
@@ -309,8 +360,27 @@ impl CpuBuffer {
     }
 }
 
+/// The error for viewing `len` elements of `dtype` at `bytes` as `T` elements that need more
+/// alignment than the memory has.
+#[cold]
+fn misaligned<T: Element>(len: usize, dtype: DType, at: *const u8) -> Error {
+    Error::invalid(
+        "cpu buffer",
+        format!(
+            "memory of {len} {dtype} elements at address {:#x} is not aligned for {} elements \
+             ({} bytes); copy the tensor (.copy()) before viewing it as {}",
+            at as usize,
+            T::DTYPE,
+            std::mem::align_of::<T>(),
+            T::DTYPE,
+        ),
+    )
+}
+
 impl Drop for CpuBuffer {
     fn drop(&mut self) {
+        // Inline memory needs no freeing, and external memory goes back to its owner (dropped
+        // with the buffer): only the buffer's own heap chunks may enter the pool.
         let Mem::Heap(chunks) = &mut self.chunks else {
             return;
         };
@@ -340,6 +410,13 @@ impl DeviceBuffer for CpuBuffer {
     fn len_bytes(&self) -> usize {
         self.len * self.dtype.size_in_bytes()
     }
+
+    fn is_writable(&self) -> bool {
+        match &self.chunks {
+            Mem::External(e) => e.writable(),
+            Mem::Inline(_) | Mem::Heap(_) => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -368,7 +445,7 @@ mod tests {
         drop(CpuBuffer::for_output(DType::U8, cut * 16).unwrap());
         // A request between the cut length and the capacity.
         let mut b = CpuBuffer::for_output(DType::U8, (cut + big / 20) * 16).unwrap();
-        assert_eq!(b.as_mut_slice::<u8>().len(), (cut + big / 20) * 16);
+        assert_eq!(b.as_mut_slice::<u8>().unwrap().len(), (cut + big / 20) * 16);
         assert_eq!(b.bytes().len(), (cut + big / 20) * 16);
     }
 
@@ -377,9 +454,9 @@ mod tests {
         for n in [0usize, 1, 15, 16, 17, 100] {
             let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
             let b = CpuBuffer::from_slice(&data).unwrap();
-            assert_eq!(b.as_slice::<f32>(), &data[..]);
+            assert_eq!(b.as_slice::<f32>().unwrap(), &data[..]);
             assert_eq!(b.bytes().len(), n * 4);
-            assert_eq!(b.as_slice::<f32>().as_ptr() as usize % 16, 0);
+            assert_eq!(b.as_slice::<f32>().unwrap().as_ptr() as usize % 16, 0);
         }
     }
 
@@ -445,8 +522,8 @@ mod tests {
     #[test]
     fn slices_are_aligned_and_sized() {
         let b = CpuBuffer::from_slice(&[1.0f64, 2.0, 3.0]).unwrap();
-        assert_eq!(b.as_slice::<f64>(), &[1.0, 2.0, 3.0]);
-        assert_eq!(b.as_slice::<f64>().as_ptr() as usize % 16, 0);
+        assert_eq!(b.as_slice::<f64>().unwrap(), &[1.0, 2.0, 3.0]);
+        assert_eq!(b.as_slice::<f64>().unwrap().as_ptr() as usize % 16, 0);
         assert_eq!(b.bytes().len(), 24);
     }
 }

@@ -4,7 +4,9 @@
 //! Note [Writing into a tensor]: the result is checked before anything is written — its shape
 //! must equal the destination's, its dtype must cast to the destination's under PyTorch's
 //! rules (no float into an integer, no number into bool), and the destination must not have
-//! two elements at one address (an expanded view). The write then goes one of three ways:
+//! two elements at one address (an expanded view), and its storage must be writable (not a
+//! read-only memory map; see Note [External memory] in `cpu/external.rs`). The write then goes
+//! one of three ways:
 //! - **into**: the kernel has an output-buffer form and the result dtype is the destination's:
 //!   the kernel writes the destination's elements directly, allocating nothing. An input that
 //!   shares the destination's storage is passed as the output itself when its layout is the
@@ -37,7 +39,7 @@ use smallvec::SmallVec;
 /// # Errors
 /// Inference errors; [`Error::ShapeMismatch`] when the result's shape is not `out`'s;
 /// [`Error::DTypeMismatch`] when the result dtype cannot be cast to `out`'s;
-/// [`Error::InvalidArgument`] when `out` has overlapping elements;
+/// [`Error::InvalidArgument`] when `out` has overlapping elements or is read-only memory;
 /// [`Error::DeviceMismatch`]; kernel errors. Nothing is written when an error is returned
 /// before the kernel runs.
 pub fn dispatch_into(op: OpId, inputs: &[&Tensor], params: &OpParams, out: &Tensor) -> Result<()> {
@@ -149,6 +151,19 @@ fn check_destination(
                 out.dtype()
             ),
         });
+    }
+    if !out.storage().is_writable() {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "the tensor written into ({} of shape {} on {}) is read-only memory (a \
+                 memory-mapped file or other read-only external memory); write into a copy \
+                 (.copy()) instead",
+                out.dtype(),
+                out.shape(),
+                out.device()
+            ),
+        ));
     }
     if !out.layout().is_non_overlapping() {
         return Err(Error::invalid(

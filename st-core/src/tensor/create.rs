@@ -2,6 +2,7 @@
 
 use super::Tensor;
 use crate::alloc::try_vec_from_fn;
+use crate::cpu::CpuBuffer;
 use crate::device::Device;
 use crate::dispatch::dispatch_on;
 use crate::dtype::{DType, Element};
@@ -41,13 +42,34 @@ fn with_default_gen<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
     f(g.get_or_insert_with(|| Generator::new(0x5EED_5A1C_70C4)))
 }
 
+/// `shape`, when it holds exactly `len` elements.
+///
+/// # Errors
+/// [`Error::ElementCount`] naming `op` otherwise.
+pub(crate) fn element_count(op: &'static str, shape: Shape, len: usize) -> Result<Shape> {
+    if shape.checked_numel() != Some(len) {
+        return Err(Error::ElementCount {
+            op,
+            len,
+            shape: Box::new(shape),
+        });
+    }
+    Ok(shape)
+}
+
 impl Tensor {
-    /// A tensor holding `data` with `shape`, on `device`.
+    /// A tensor holding `data` with `shape` (row-major), on `device`. On the CPU the vector is
+    /// moved in, not copied: the tensor's storage is the vector's memory, freed after the last
+    /// view of it is gone (its spare capacity stays allocated until then). Other devices
+    /// upload a copy.
     ///
     /// ```
     /// use st_core::{Tensor, Device};
-    /// let t = Tensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], [2, 3], &Device::cpu())?;
+    /// let data = vec![1i64, 2, 3, 4, 5, 6];
+    /// let ptr = data.as_ptr();
+    /// let t = Tensor::from_vec(data, [2, 3], &Device::cpu())?;
     /// assert_eq!(t.dims(), &[2, 3]);
+    /// assert_eq!(t.as_bytes()?.as_ptr(), ptr.cast::<u8>()); // no copy
     /// # Ok::<(), st_core::Error>(())
     /// ```
     ///
@@ -58,23 +80,29 @@ impl Tensor {
         shape: impl Into<Shape>,
         device: &Device,
     ) -> Result<Tensor> {
-        Tensor::from_slice(&data, shape, device)
+        if !device.is_cpu() {
+            return Tensor::from_slice(&data, shape, device);
+        }
+        let shape = element_count("from_vec", shape.into(), data.len())?;
+        let storage = CpuBuffer::from_vec(data).into_storage();
+        Ok(Tensor::wrap(
+            storage,
+            Layout::contiguous(shape),
+            T::DTYPE,
+            *device,
+        ))
     }
 
     /// Like [`Tensor::from_vec`], copying from a slice.
+    ///
+    /// # Errors
+    /// As [`Tensor::from_vec`].
     pub fn from_slice<T: Element>(
         data: &[T],
         shape: impl Into<Shape>,
         device: &Device,
     ) -> Result<Tensor> {
-        let shape = shape.into();
-        if shape.checked_numel() != Some(data.len()) {
-            return Err(Error::ElementCount {
-                op: "from_vec",
-                len: data.len(),
-                shape: Box::new(shape),
-            });
-        }
+        let shape = element_count("from_vec", shape.into(), data.len())?;
         let b = backend(device.backend())?;
         let storage = b.upload(device.ordinal(), T::DTYPE, bytemuck::cast_slice(data))?;
         Ok(Tensor::wrap(
@@ -92,14 +120,7 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        let shape = shape.into();
-        if shape.checked_numel() != Some(data.len()) {
-            return Err(Error::ElementCount {
-                op: "from_f64_slice",
-                len: data.len(),
-                shape: Box::new(shape),
-            });
-        }
+        let shape = element_count("from_f64_slice", shape.into(), data.len())?;
         Tensor::from_fn("from_f64_slice", shape, dtype, device, |i| data[i])
     }
 

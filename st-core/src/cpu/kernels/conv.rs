@@ -134,7 +134,7 @@ fn run_im2col<T: Element>(args: &KernelArgs<'_>) -> Result<Storage> {
     let [oh, ow] = p.out_hw();
     let (l, kk, hw) = (oh * ow, p.kernel[0] * p.kernel[1], p.image[0] * p.image[1]);
     let mut out = CpuBuffer::for_output(T::DTYPE, args.out_shape.numel())?;
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     if !o.is_empty() {
         // One task per (image, channel) plane: `kk` rows of the output.
         let planes = o.par_chunks_mut(kk * l).enumerate();
@@ -197,17 +197,17 @@ fn run_col2im(args: &KernelArgs<'_>) -> Result<Storage> {
     let numel = args.out_shape.numel();
     let mut out = CpuBuffer::for_output(args.out_dtype, numel)?;
     match inp.dtype {
-        DType::F32 => col2im_into(dense::<f32>(inp)?, &p, out.as_mut_slice::<f32>()),
-        DType::F64 => col2im_into(dense::<f64>(inp)?, &p, out.as_mut_slice::<f64>()),
+        DType::F32 => col2im_into(dense::<f32>(inp)?, &p, out.as_mut_slice::<f32>()?),
+        DType::F64 => col2im_into(dense::<f64>(inp)?, &p, out.as_mut_slice::<f64>()?),
         DType::F16 => {
             let mut acc = try_vec_filled(numel, 0f32)?;
             col2im_into(&half_to_f32(dense::<f16>(inp)?)?, &p, &mut acc);
-            out.as_mut_slice::<f16>().convert_from_f32_slice(&acc);
+            out.as_mut_slice::<f16>()?.convert_from_f32_slice(&acc);
         }
         DType::BF16 => {
             let mut acc = try_vec_filled(numel, 0f32)?;
             col2im_into(&half_to_f32(dense::<bf16>(inp)?)?, &p, &mut acc);
-            out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
+            out.as_mut_slice::<bf16>()?.convert_from_f32_slice(&acc);
         }
         dt => return Err(unsupported("col2im", dt)),
     }
@@ -375,9 +375,24 @@ fn run_conv2d(args: &KernelArgs<'_>) -> Result<Storage> {
     }
     let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
     match xi.dtype {
-        DType::F32 => conv_typed(dense::<f32>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f32>())?,
-        DType::F64 => conv_typed(dense::<f64>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f64>())?,
-        DType::F16 => conv_typed(dense::<f16>(xi)?, dense(wi)?, &g, out.as_mut_slice::<f16>())?,
+        DType::F32 => conv_typed(
+            dense::<f32>(xi)?,
+            dense(wi)?,
+            &g,
+            out.as_mut_slice::<f32>()?,
+        )?,
+        DType::F64 => conv_typed(
+            dense::<f64>(xi)?,
+            dense(wi)?,
+            &g,
+            out.as_mut_slice::<f64>()?,
+        )?,
+        DType::F16 => conv_typed(
+            dense::<f16>(xi)?,
+            dense(wi)?,
+            &g,
+            out.as_mut_slice::<f16>()?,
+        )?,
         DType::BF16 => {
             let (x, w) = (
                 half_to_f32(dense::<bf16>(xi)?)?,
@@ -385,7 +400,7 @@ fn run_conv2d(args: &KernelArgs<'_>) -> Result<Storage> {
             );
             let mut acc = try_vec_filled(out.len(), 0f32)?;
             conv_typed(&x, &w, &g, &mut acc)?;
-            out.as_mut_slice::<bf16>().convert_from_f32_slice(&acc);
+            out.as_mut_slice::<bf16>()?.convert_from_f32_slice(&acc);
         }
         dt => return Err(unsupported("conv2d", dt)),
     }

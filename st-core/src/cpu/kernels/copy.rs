@@ -259,7 +259,7 @@ fn fill(args: &KernelArgs<'_>) -> Result<Storage> {
     };
     with_dtype!(args.out_dtype, T, {
         let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
-        out.as_mut_slice::<T>().fill(T::from_f64(*value));
+        out.as_mut_slice::<T>()?.fill(T::from_f64(*value));
         Ok(out.into_storage())
     })
 }

@@ -70,7 +70,7 @@ fn cat<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
             col += w;
         }
     };
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     if numel >= PAR_THRESHOLD {
         let min_rows = (PAR_CHUNK / row_len).max(1);
         o.par_chunks_mut(row_len)
@@ -122,7 +122,7 @@ fn index_select<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> 
         let r = (q / k) * n + ids[q % k];
         row.copy_from_slice(&src[r * inner..(r + 1) * inner]);
     };
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     if numel >= PAR_THRESHOLD {
         let min_rows = (PAR_CHUNK / inner).max(1);
         o.par_chunks_mut(inner)
@@ -159,7 +159,7 @@ fn gather<T: Element>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
         None => (1, 0),
     };
     let mut out = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     let base = bases(
         index.layout.shape(),
         x.layout.strides(),
@@ -183,7 +183,7 @@ fn scatter_add<T: Arith>(args: &KernelArgs<'_>, d: usize) -> Result<Storage> {
     let ids = elems::<i64>(index)?;
     let s = buf::<T>(src)?;
     let mut out = CpuBuffer::from_slice::<T>(&elems::<T>(x)?)?;
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     let out_strides = x.layout.shape().contiguous_strides();
     let (n, stride) = match x.layout.dims().get(d) {
         Some(&n) => (n, out_strides[d]),

@@ -27,7 +27,7 @@ fn src<'a, T: Element>(inp: &KernelInput<'a>) -> Result<Src<'a, T>> {
     let Some(b) = inp.buffer else {
         return Ok(Src::Out);
     };
-    let data = CpuBuffer::downcast(b)?.as_slice::<T>();
+    let data = CpuBuffer::downcast(b)?.as_slice::<T>()?;
     let l = inp.layout;
     if let Some(off) = l.contiguous_offset() {
         return Ok(Src::Slice(&data[off..off + l.numel()]));
@@ -40,7 +40,7 @@ fn src<'a, T: Element>(inp: &KernelInput<'a>) -> Result<Src<'a, T>> {
 
 /// The output view's elements as `U`.
 fn out_slice<'a, U: Element>(out: &'a mut KernelOut<'_>) -> Result<&'a mut [U]> {
-    Ok(CpuBuffer::downcast_mut(out.buffer)?.as_mut_slice::<U>())
+    CpuBuffer::downcast_mut(out.buffer)?.as_mut_slice::<U>()
 }
 
 /// Reinterprets an output element as the input type (only for inputs that are the output,

@@ -382,13 +382,13 @@ fn matmul_at(args: &KernelArgs<'_>, out: &mut CpuBuffer, off: usize) -> Result<(
     let n = args.out_shape.numel();
     let range = off..off + n;
     match args.inputs[0].dtype {
-        DType::F32 => run_gemm::<f32>(args, &mut out.as_mut_slice::<f32>()[range]),
-        DType::F64 => run_gemm::<f64>(args, &mut out.as_mut_slice::<f64>()[range]),
-        DType::F16 => run_gemm::<f16>(args, &mut out.as_mut_slice::<f16>()[range]),
-        DType::BF16 => run_bf16(args, &mut out.as_mut_slice::<bf16>()[range]),
-        DType::I32 => run_int::<i32>(args, &mut out.as_mut_slice::<i32>()[range]),
-        DType::I64 => run_int::<i64>(args, &mut out.as_mut_slice::<i64>()[range]),
-        DType::U8 => run_int::<u8>(args, &mut out.as_mut_slice::<u8>()[range]),
+        DType::F32 => run_gemm::<f32>(args, &mut out.as_mut_slice::<f32>()?[range]),
+        DType::F64 => run_gemm::<f64>(args, &mut out.as_mut_slice::<f64>()?[range]),
+        DType::F16 => run_gemm::<f16>(args, &mut out.as_mut_slice::<f16>()?[range]),
+        DType::BF16 => run_bf16(args, &mut out.as_mut_slice::<bf16>()?[range]),
+        DType::I32 => run_int::<i32>(args, &mut out.as_mut_slice::<i32>()?[range]),
+        DType::I64 => run_int::<i64>(args, &mut out.as_mut_slice::<i64>()?[range]),
+        DType::U8 => run_int::<u8>(args, &mut out.as_mut_slice::<u8>()?[range]),
         dt => Err(Error::DTypeMismatch {
             op: "matmul",
             got: vec![dt],
@@ -412,7 +412,7 @@ fn matmul_into(args: &KernelArgs<'_>, out: &mut KernelOut<'_>) -> Result<()> {
     let mut tmp = CpuBuffer::for_output(args.out_dtype, args.out_shape.numel())?;
     matmul_at(args, &mut tmp, 0)?;
     with_dtype!(args.out_dtype, T, {
-        write_rows::<T>(out, tmp.as_slice::<T>())
+        write_rows::<T>(out, tmp.as_slice::<T>()?)
     })
 }
 

@@ -453,7 +453,7 @@ fn fold_columns<R: Reducer>(
 fn reduce<R: Reducer>(x: &KernelInput<'_>, dims: &[usize], out_numel: usize) -> Result<Storage> {
     let data = buf::<R::In>(x)?;
     let mut out = CpuBuffer::for_output(R::Out::DTYPE, out_numel)?;
-    let o = out.as_mut_slice::<R::Out>();
+    let o = out.as_mut_slice::<R::Out>()?;
     let red_numel: usize = dims_product(dims.iter().map(|&d| x.layout.dims()[d]));
     if o.is_empty() {
         return Ok(out.into_storage());
@@ -617,7 +617,7 @@ fn arg_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
     let x = &args.inputs[0];
     let max = args.op == OpId::ArgMax;
     let mut out = CpuBuffer::for_output(DType::I64, args.out_shape.numel())?;
-    let o = out.as_mut_slice::<i64>();
+    let o = out.as_mut_slice::<i64>()?;
     match x.dtype {
         DType::F32 => arg::<f32>(x, *dim, o, max)?,
         DType::F64 => arg::<f64>(x, *dim, o, max)?,

@@ -326,21 +326,21 @@ fn softmax_kernel(args: &KernelArgs<'_>) -> Result<Storage> {
         return Ok(out.into_storage());
     }
     match x.dtype {
-        DType::F32 => softmax(&elems::<f32>(x)?, out.as_mut_slice::<f32>(), n, inner, log),
-        DType::F64 => softmax(&elems::<f64>(x)?, out.as_mut_slice::<f64>(), n, inner, log),
+        DType::F32 => softmax(&elems::<f32>(x)?, out.as_mut_slice::<f32>()?, n, inner, log),
+        DType::F64 => softmax(&elems::<f64>(x)?, out.as_mut_slice::<f64>()?, n, inner, log),
         DType::F16 => {
             let mut w = try_vec_filled(numel, 0f32)?;
             elems::<f16>(x)?.convert_to_f32_slice(&mut w);
             let mut o = try_vec_filled(numel, 0f32)?;
             softmax(&w, &mut o, n, inner, log);
-            out.as_mut_slice::<f16>().convert_from_f32_slice(&o);
+            out.as_mut_slice::<f16>()?.convert_from_f32_slice(&o);
         }
         DType::BF16 => {
             let mut w = try_vec_filled(numel, 0f32)?;
             elems::<bf16>(x)?.convert_to_f32_slice(&mut w);
             let mut o = try_vec_filled(numel, 0f32)?;
             softmax(&w, &mut o, n, inner, log);
-            out.as_mut_slice::<bf16>().convert_from_f32_slice(&o);
+            out.as_mut_slice::<bf16>()?.convert_from_f32_slice(&o);
         }
         dt => {
             return Err(Error::DTypeMismatch {

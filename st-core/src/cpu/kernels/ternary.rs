@@ -117,7 +117,7 @@ fn where_typed<T: Blend>(
 ) -> Result<Storage> {
     let n = a.layout.numel();
     let mut out = CpuBuffer::for_output(T::DTYPE, n)?;
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     let pick = T::blend;
     match (
         contiguous::<Bool8>(c)?,
@@ -202,7 +202,7 @@ fn masked_fill_typed<T: Blend>(
     let v = fill_value::<T>("masked_fill", value)?;
     let n = x.layout.numel();
     let mut out = CpuBuffer::for_output(T::DTYPE, n)?;
-    let o = out.as_mut_slice::<T>();
+    let o = out.as_mut_slice::<T>()?;
     let pick = move |m: Bool8, x: T| T::blend(m, v, x);
     match (contiguous::<T>(x)?, contiguous::<Bool8>(m)?) {
         (Some(x), Some(m)) => {

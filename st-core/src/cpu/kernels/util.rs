@@ -47,7 +47,7 @@ pub fn simd_level() -> SimdLevel {
 /// The whole buffer of an input as `T`.
 #[inline]
 pub fn buf<'a, T: Element>(inp: &KernelInput<'a>) -> Result<&'a [T]> {
-    Ok(CpuBuffer::downcast(inp.buffer()?)?.as_slice::<T>())
+    CpuBuffer::downcast(inp.buffer()?)?.as_slice::<T>()
 }
 
 /// The input's elements as one slice when its layout is contiguous.
@@ -134,7 +134,7 @@ pub fn map1<T: Element, U: Element>(
     }
     let n = x.layout.numel();
     let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
-    let o = out.as_mut_slice::<U>();
+    let o = out.as_mut_slice::<U>()?;
     match contiguous::<T>(x)? {
         Some(a) => {
             if n >= PAR_THRESHOLD {
@@ -173,7 +173,7 @@ pub fn map2<T: Element, U: Element>(
     }
     let n = a.layout.numel();
     let mut out = CpuBuffer::for_output(U::DTYPE, n)?;
-    let o = out.as_mut_slice::<U>();
+    let o = out.as_mut_slice::<U>()?;
     match (contiguous::<T>(a)?, contiguous::<T>(b)?) {
         (Some(x), Some(y)) => {
             if n >= PAR_THRESHOLD {
