@@ -24,6 +24,18 @@ pub trait DeviceBuffer: Send + Sync + 'static {
     fn is_writable(&self) -> bool {
         true
     }
+    /// The buffer's bytes when they live in host memory (the CPU backend), for kernels built
+    /// outside the backend's crate (custom ops, plugins): a call through this trait runs the
+    /// owning backend's code, so it works across separately built plugin libraries, where a
+    /// downcast through [`DeviceBuffer::as_any`] may not. `None` for device memory.
+    fn host_bytes(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Mutable form of [`DeviceBuffer::host_bytes`]; `None` for device memory and for memory
+    /// that is not writable.
+    fn host_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 /// A backend buffer together with what every view of it shares: a reader/writer lock that
@@ -169,6 +181,24 @@ pub trait Backend: Send + Sync + 'static {
     fn device_count(&self) -> usize;
     /// Copies host bytes (`dtype` elements, native endianness) into a new buffer.
     fn upload(&self, ordinal: usize, dtype: DType, bytes: &[u8]) -> Result<Storage>;
+    /// A new buffer for `numel` elements of `dtype` whose contents are unspecified (the caller
+    /// writes every element), for outputs that a kernel fills through [`KernelOut`]. The
+    /// default uploads zeros; backends override it to skip that copy.
+    ///
+    /// [`KernelOut`]: crate::dispatch::KernelOut
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] or backend errors.
+    fn alloc(&self, ordinal: usize, dtype: DType, numel: usize) -> Result<Storage> {
+        let bytes = numel
+            .checked_mul(dtype.size_in_bytes())
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or_else(|| Error::OutOfMemory {
+                backend: self.name().to_string(),
+                bytes: numel.saturating_mul(dtype.size_in_bytes()),
+            })?;
+        self.upload(ordinal, dtype, &vec![0u8; bytes])
+    }
     /// Reads `numel` elements starting at element `offset` back to the host.
     fn download(
         &self,

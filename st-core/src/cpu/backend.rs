@@ -28,6 +28,10 @@ impl Backend for CpuBackend {
         Ok(CpuBuffer::from_bytes(dtype, bytes)?.into_storage())
     }
 
+    fn alloc(&self, _ordinal: usize, dtype: DType, numel: usize) -> Result<Storage> {
+        Ok(CpuBuffer::for_output(dtype, numel)?.into_storage())
+    }
+
     fn download(
         &self,
         buffer: &dyn DeviceBuffer,

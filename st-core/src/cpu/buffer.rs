@@ -417,6 +417,14 @@ impl DeviceBuffer for CpuBuffer {
             Mem::Inline(_) | Mem::Heap(_) => true,
         }
     }
+
+    fn host_bytes(&self) -> Option<&[u8]> {
+        Some(self.bytes())
+    }
+
+    fn host_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        self.bytes_mut().ok()
+    }
 }
 
 #[cfg(test)]
