@@ -66,6 +66,21 @@ def case_add(shapes):
     return lambda: torch.add(a, b)
 
 
+def case_add_inplace(shapes):
+    a, b = inputs(shapes)
+    return lambda: a.add_(b)
+
+
+def case_sgd_update(shapes):
+    n = len(shapes) // 2
+    xs = inputs(shapes)
+    params = [torch.nn.Parameter(x) for x in xs[:n]]
+    for p, g in zip(params, xs[n:]):
+        p.grad = g
+    opt = torch.optim.SGD(params, lr=1e-3, foreach=True)
+    return opt.step
+
+
 def case_sum(shapes):
     (a,) = inputs(shapes)
     return lambda: torch.sum(a)
@@ -98,6 +113,8 @@ CASES = [
     add("add_f32_1", 1),
     add("add_f32_1m", M),
     add("add_f32_16m", 16 * M),
+    ("add_inplace_f32_16m", [[16 * M], [16 * M]], ("gbps", 12.0 * 16 * M), case_add_inplace),
+    ("sgd_update_f32_1m", [[100_000]] * 20, ("gbps", 12.0 * 10 * 100_000), case_sgd_update),
     ("sum_f32_16m", [[16 * M]], ("gbps", 4.0 * 16 * M), case_sum),
     ("softmax_f32_1024x1024", [[1024, 1024]], ("gbps", 8.0 * 1024 * 1024), case_softmax),
     (

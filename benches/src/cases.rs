@@ -140,6 +140,34 @@ fn build_add_subscribed(case: &Case, device: &Device) -> Result<Runner> {
     }))
 }
 
+/// `a.add_(b)`: in place, no output allocation.
+fn build_add_inplace(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (a, b) = (v[0].clone(), v[1].clone());
+    Ok(runner(device, move || {
+        a.add_(&b)?;
+        Ok(a.clone())
+    }))
+}
+
+/// One SGD step over [`SGD_PARAMS`] parameters, in place under `no_grad`: `p -= lr * g`
+/// (PyTorch's `torch.optim.SGD(foreach=True).step()` without momentum).
+fn build_sgd_update(case: &Case, device: &Device) -> Result<Runner> {
+    let v = inputs(case, device)?;
+    let (params, grads) = v.split_at(SGD_PARAMS);
+    let (params, grads) = (params.to_vec(), grads.to_vec());
+    Ok(runner(device, move || {
+        let _g = st_core::no_grad();
+        for (p, g) in params.iter().zip(&grads) {
+            p.add_scaled_(g, -1e-3)?;
+        }
+        Ok(params[0].clone())
+    }))
+}
+
+/// Parameters of `sgd_update_f32_1m`.
+const SGD_PARAMS: usize = 10;
+
 fn build_sum(case: &Case, device: &Device) -> Result<Runner> {
     let a = inputs(case, device)?.remove(0);
     Ok(runner(device, move || a.sum_all()))
@@ -193,6 +221,16 @@ pub fn all_cases() -> Vec<Case> {
         add("add_f32_1_subscribed", 1, build_add_subscribed),
         add("add_f32_1m", M, build_add),
         add("add_f32_16m", 16 * M, build_add),
+        add("add_inplace_f32_16m", 16 * M, build_add_inplace),
+        Case {
+            name: "sgd_update_f32_1m",
+            dtype: DType::F32,
+            // 10 parameters of 100k elements, then their gradients.
+            shapes: vec![vec![100_000]; 2 * SGD_PARAMS],
+            // Reads p and g, writes p: 12 bytes per parameter element.
+            work: Work::bytes(SGD_PARAMS * 100_000, 12),
+            build: build_sgd_update,
+        },
         Case {
             name: "sum_f32_16m",
             dtype: DType::F32,
@@ -237,6 +275,8 @@ mod tests {
             "add_f32_1",
             "add_f32_1m",
             "add_f32_16m",
+            "add_inplace_f32_16m",
+            "sgd_update_f32_1m",
             "sum_f32_16m",
             "softmax_f32_1024x1024",
             "conv2d_f32_n8_c64_h56_k3",

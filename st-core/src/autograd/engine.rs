@@ -3,7 +3,10 @@
 
 use super::grad_mode::is_grad_enabled;
 use super::hooks::HookList;
+use crate::dispatch::custom::OpEntry;
+use crate::dispatch::fused::CompositeFn;
 use crate::error::{Error, Result};
+use crate::op::custom::Attrs;
 use crate::op::{OpId, OpParams};
 use crate::tensor::Tensor;
 use parking_lot::Mutex;
@@ -36,8 +39,12 @@ impl Saved {
 
     /// PyTorch's check: a tensor whose values the backward rule reads must not have been
     /// written in place since it was saved.
-    pub(super) fn check_versions(&self, op: OpId) -> Result<()> {
-        let (inputs, output) = super::rules::reads_saved(op);
+    pub(super) fn check_versions(&self, rule: &Rule) -> Result<()> {
+        // A custom rule may read anything it was given.
+        let (inputs, output) = match rule {
+            Rule::Op(op, _) => super::rules::reads_saved(*op),
+            Rule::Custom(..) | Rule::Recompute(..) => (true, true),
+        };
         let n = self.inputs.len();
         for (i, &saved) in self.versions.iter().enumerate() {
             let (t, checked, what) = match self.inputs.get(i) {
@@ -52,7 +59,7 @@ impl Saved {
                      version {saved} instead. Op: {}",
                     t.dtype(),
                     t.shape(),
-                    op.name()
+                    rule.name()
                 )));
             }
         }
@@ -60,24 +67,55 @@ impl Saved {
     }
 }
 
+/// How a node's backward is computed.
+#[derive(Clone)]
+pub(crate) enum Rule {
+    /// The built-in rule of a primitive op (`rules.rs`).
+    Op(OpId, OpParams),
+    /// A custom op's backward (or the error that it has none).
+    Custom(Arc<OpEntry>, Attrs),
+    /// A fused override of a composite op: differentiate the composite, recomputed.
+    Recompute(OpId, CompositeFn),
+}
+
+impl Rule {
+    /// The op's name, for errors.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Rule::Op(op, _) | Rule::Recompute(op, _) => op.name(),
+            Rule::Custom(e, _) => e.name,
+        }
+    }
+}
+
 /// A recorded op: how to send the output's gradient back to the inputs.
 pub struct Node {
-    op: OpId,
-    params: OpParams,
+    pub(super) rule: Rule,
     pub(super) saved: Mutex<Option<Saved>>,
     /// Hooks of the tensor this node produced; see Note [Where hooks live].
     hooks: HookList,
 }
 
 impl Node {
-    /// The op that produced the tensor.
-    pub fn op(&self) -> OpId {
-        self.op
+    /// The built-in op that produced the tensor (`None` for a custom op).
+    pub fn op(&self) -> Option<OpId> {
+        match &self.rule {
+            Rule::Op(op, _) | Rule::Recompute(op, _) => Some(*op),
+            Rule::Custom(..) => None,
+        }
     }
 
-    /// Its parameters.
-    pub fn params(&self) -> &OpParams {
-        &self.params
+    /// The name of the op that produced the tensor (`"add"`, `"myns::fused_bias_gelu"`).
+    pub fn name(&self) -> &'static str {
+        self.rule.name()
+    }
+
+    /// Its parameters (`None` for a custom op).
+    pub fn params(&self) -> Option<&OpParams> {
+        match &self.rule {
+            Rule::Op(_, p) => Some(p),
+            Rule::Custom(..) | Rule::Recompute(..) => None,
+        }
     }
 
     /// The gradient hooks of the node's output tensor.
@@ -124,7 +162,7 @@ impl Drop for Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Node({})", self.op.name())
+        write!(f, "Node({})", self.name())
     }
 }
 
@@ -134,18 +172,27 @@ pub(crate) fn record(op: OpId, params: &OpParams, inputs: &[&Tensor], out: Tenso
         return out;
     }
     link(
-        op,
-        params.clone(),
+        Rule::Op(op, params.clone()),
         inputs.iter().map(|t| (*t).clone()).collect(),
         out,
     )
 }
 
-fn link(op: OpId, params: OpParams, inputs: SmallVec<[Tensor; 3]>, out: Tensor) -> Tensor {
+/// Records a custom op (`Rule::Custom`: every custom op is differentiable as far as the graph
+/// goes, and one without a backward fails `backward()` naming it) or the output of a fused
+/// override (`Rule::Recompute`, whose backward recomputes the composite, `dispatch/fused.rs`)
+/// if grad mode is on and an input requires grad.
+pub(crate) fn record_rule(rule: impl FnOnce() -> Rule, inputs: &[&Tensor], out: Tensor) -> Tensor {
+    if !inputs.iter().any(|t| t.requires_grad()) || !is_grad_enabled() {
+        return out;
+    }
+    link(rule(), inputs.iter().map(|t| (*t).clone()).collect(), out)
+}
+
+fn link(rule: Rule, inputs: SmallVec<[Tensor; 3]>, out: Tensor) -> Tensor {
     let output = out.detach();
     let node = Arc::new(Node {
-        op,
-        params,
+        rule,
         saved: Mutex::new(Some(Saved::new(inputs, output))),
         hooks: HookList::default(),
     });
@@ -169,8 +216,7 @@ pub(crate) fn record_inplace(
     target: &Tensor,
 ) {
     let node = Arc::new(Node {
-        op,
-        params,
+        rule: Rule::Op(op, params),
         saved: Mutex::new(Some(Saved::new(inputs, target.detach()))),
         hooks: HookList::default(),
     });
@@ -187,8 +233,7 @@ pub(crate) fn record_transfer(src: &Tensor, out: Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     Ok(link(
-        OpId::Copy,
-        OpParams::Device(src.device()),
+        Rule::Op(OpId::Copy, OpParams::Device(src.device())),
         SmallVec::from_elem(src.clone(), 1),
         out,
     ))

@@ -9,7 +9,8 @@
 //! unpacking does, and the second derivative is right.
 
 use super::backward::BackwardOptions;
-use super::engine::{Node, Saved};
+use super::custom;
+use super::engine::{Node, Rule, Saved};
 use super::grad_mode::set_grad_enabled;
 use super::rules;
 use crate::error::{Error, Result};
@@ -226,9 +227,12 @@ pub(super) fn run(
         } else {
             saved.output.clone()
         };
-        saved.check_versions(node.op())?;
+        saved.check_versions(&node.rule)?;
         let input_refs: SmallVec<[&Tensor; 3]> = saved.inputs.iter().collect();
-        let in_grads = rules::backward(node.op(), node.params(), &input_refs, &y, &grad)?;
+        let in_grads = match &node.rule {
+            Rule::Op(op, params) => rules::backward(*op, params, &input_refs, &y, &grad)?,
+            rule => custom::backward(rule, &saved.inputs, &y, &grad)?,
+        };
         for (inp, g) in saved.inputs.iter().zip(in_grads) {
             let Some(g) = g else { continue };
             if !inp.requires_grad() {
@@ -237,7 +241,7 @@ pub(super) fn run(
             if g.shape() != inp.shape() {
                 return Err(Error::Internal(format!(
                     "backward of {} produced gradient of shape {} for input of shape {}",
-                    node.op().name(),
+                    node.name(),
                     g.shape(),
                     inp.shape()
                 )));

@@ -1,7 +1,7 @@
 //! What a kernel receives and returns, and the link-time registration record.
 
 use crate::device::Device;
-use crate::dtype::DType;
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{OpId, OpParams};
@@ -66,6 +66,55 @@ impl<'a> KernelInput<'a> {
     pub fn is_output(&self) -> bool {
         self.buffer.is_none()
     }
+
+    /// The whole buffer as elements of `T` (index it with [`KernelInput::layout`]), for
+    /// kernels built outside the backend's crate: works for buffers in host memory (the CPU
+    /// backend's) through [`DeviceBuffer::host_bytes`], also across plugin libraries.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `T` is not the input's dtype, the memory is not host
+    /// memory or is misaligned for `T`; [`Error::Internal`] for the output buffer itself.
+    pub fn host_slice<T: Element>(&self) -> Result<&'a [T]> {
+        let bytes = self
+            .buffer()?
+            .host_bytes()
+            .ok_or_else(|| not_host("host_slice"))?;
+        typed(bytes, self.dtype)
+    }
+}
+
+impl KernelOut<'_> {
+    /// The whole output buffer as elements of `T` (`T` must be the op's output dtype; write
+    /// the elements [`KernelOut::layout`] addresses). See [`KernelInput::host_slice`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the memory is not writable host memory or is
+    /// misaligned for `T`.
+    pub fn host_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
+        let bytes = self
+            .buffer
+            .host_bytes_mut()
+            .ok_or_else(|| not_host("host_slice_mut"))?;
+        let n = bytes.len() / std::mem::size_of::<T>() * std::mem::size_of::<T>();
+        bytemuck::try_cast_slice_mut(&mut bytes[..n])
+            .map_err(|e| Error::invalid("host_slice_mut", format!("{} memory: {e}", T::DTYPE)))
+    }
+}
+
+fn not_host(what: &'static str) -> Error {
+    Error::invalid(what, "the buffer is not (writable) host memory")
+}
+
+fn typed<T: Element>(bytes: &[u8], dtype: DType) -> Result<&[T]> {
+    if T::DTYPE != dtype {
+        return Err(Error::invalid(
+            "host_slice",
+            format!("a {dtype} buffer read as {}", T::DTYPE),
+        ));
+    }
+    let n = bytes.len() / std::mem::size_of::<T>() * std::mem::size_of::<T>();
+    bytemuck::try_cast_slice(&bytes[..n])
+        .map_err(|e| Error::invalid("host_slice", format!("{dtype} memory: {e}")))
 }
 
 /// Where an output-buffer kernel writes: a view of an existing buffer.

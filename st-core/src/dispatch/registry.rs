@@ -58,7 +58,8 @@ impl Registry {
                 ));
                 continue;
             };
-            if r.op.def().kind != OpKind::Kernel {
+            // A kernel for a composite op is its fused override (`dispatch/fused.rs`).
+            if r.op.def().kind == OpKind::View {
                 dangling.push(format!(
                     "{} is a {:?} op and takes no kernel (registered at {})",
                     r.op.name(),
@@ -185,7 +186,13 @@ impl Registry {
             for b in 0..self.backends.len() {
                 let cell = match def.kind {
                     OpKind::View => "*view*".to_string(),
-                    OpKind::Composite => "*composite*".to_string(),
+                    OpKind::Composite => match cov.get(&(op, BackendId(b as u16))) {
+                        Some(d) => format!(
+                            "*composite* · fused: {}",
+                            d.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(" ")
+                        ),
+                        None => "*composite*".to_string(),
+                    },
                     OpKind::Kernel => match cov.get(&(op, BackendId(b as u16))) {
                         Some(d) => {
                             let mut cell =
@@ -213,8 +220,41 @@ impl Registry {
             }
             s.push('\n');
         }
+        s.push_str(&custom_ops_markdown(&self.backends));
         s
     }
+}
+
+/// The custom ops registered in this process (see `dispatch/custom.rs`), one row each, for
+/// [`Registry::op_support_markdown`]; empty when there are none.
+fn custom_ops_markdown(backends: &[&'static str]) -> String {
+    let cov = super::custom::custom_ops().coverage();
+    if cov.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## Custom ops\n\n| op |");
+    for b in backends {
+        s.push_str(&format!(" {b} |"));
+    }
+    s.push_str("\n|---|");
+    for _ in backends {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    let mut names: Vec<&String> = cov.keys().map(|(n, _)| n).collect();
+    names.dedup();
+    for name in names {
+        s.push_str(&format!("| `{name}` |"));
+        for b in backends {
+            let cell = cov
+                .get(&(name.clone(), b.to_string()))
+                .map(|d| d.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| "—".into());
+            s.push_str(&format!(" {cell} · *into* |").replace("— · *into*", "—"));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 #[inline]

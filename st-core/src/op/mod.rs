@@ -2,6 +2,7 @@
 //! See Note [Dispatch dtype] in `infer.rs`.
 
 mod composite;
+pub mod custom;
 mod id;
 mod infer;
 mod params;

@@ -10,8 +10,12 @@
 //! here are `std::sync` ones, see Note [Bus locks across plugin libraries] in `events.rs`.
 
 use super::bus::Keep;
+use crate::dispatch::{custom_ops, CustomOpTable, FusedKernelFn, KernelCaps};
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::events::{EventCallback, PluginEvent, PluginEventBus, SubscriptionId};
+use crate::op::custom::CustomOp;
+use crate::op::OpId;
 use std::any::Any;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -117,6 +121,8 @@ pub struct PluginContext {
     pub event_bus: PluginEventBus,
     config: Arc<Mutex<HashMap<String, String>>>,
     services: Arc<Mutex<HashMap<String, ServiceEntry>>>,
+    /// The host's custom-op table (Note [Custom op table across libraries]).
+    ops: Arc<CustomOpTable>,
     owner: Option<Arc<Owner>>,
 }
 
@@ -136,6 +142,7 @@ impl PluginContext {
             event_bus,
             config: Arc::default(),
             services: Arc::default(),
+            ops: custom_ops().clone(),
             owner: None,
         }
     }
@@ -307,8 +314,64 @@ impl PluginContext {
         removed.is_some()
     }
 
-    /// Removes every service registered by plugin `id`.
+    // ---- ops ----
+
+    /// What a registration of this handle's plugin must hold: its library, for a dynamic one.
+    fn registration_keep(&self, what: &str) -> Result<Option<Keep>> {
+        match self.owner.as_deref().map(Owner::keepalive) {
+            None => Ok(None),
+            Some(Ok(keep)) => Ok(keep),
+            Some(Err(why)) => Err(Error::Registry(format!("{what} not registered: {why}"))),
+        }
+    }
+
+    /// Registers custom op `op` in the host (see `op/custom.rs`). Through a plugin's handle the
+    /// op belongs to the plugin: it is unregistered when the plugin unloads, and a dynamic
+    /// plugin's library stays mapped while a call of the op runs or its autograd nodes live.
+    ///
+    /// # Errors
+    /// [`Error::Registry`] for an invalid definition, a taken name, or a plugin that has been
+    /// unloaded or has failed.
+    pub fn register_op(&self, op: CustomOp) -> Result<()> {
+        let keep = self.registration_keep(&format!("custom op {}", op.name()))?;
+        self.ops
+            .insert(op, self.plugin_id().map(str::to_string), keep)
+    }
+
+    /// Registers a fused override of composite op `op` for `backend` and `dtypes` in the host
+    /// (see `dispatch/fused.rs`), owned like [`PluginContext::register_op`]'s ops.
+    ///
+    /// # Errors
+    /// [`Error::Registry`] when `op` is not a composite, a key is taken, or the plugin has been
+    /// unloaded or has failed.
+    pub fn register_fused(
+        &self,
+        op: OpId,
+        backend: &str,
+        dtypes: &[DType],
+        caps: KernelCaps,
+        kernel: FusedKernelFn,
+    ) -> Result<()> {
+        let keep = self.registration_keep(&format!("fused {op} override"))?;
+        self.ops.insert_fused(
+            op,
+            backend,
+            dtypes,
+            kernel,
+            caps,
+            self.plugin_id().map(str::to_string),
+            keep,
+        )
+    }
+
+    /// The custom-op table this context registers into (the host's).
+    pub fn custom_ops(&self) -> &Arc<CustomOpTable> {
+        &self.ops
+    }
+
+    /// Removes every service, custom op and fused override registered by plugin `id`.
     pub(crate) fn remove_services_of(&self, id: &str) {
+        self.ops.remove_owned(id);
         let removed: Vec<ServiceEntry> = {
             let mut s = lock(&self.services);
             let names: Vec<String> = s

@@ -79,12 +79,12 @@ impl Tensor {
             )));
         }
         if let Some(n) = &node {
-            if n.op().def().kind == OpKind::View {
+            if n.op().is_some_and(|o| o.def().kind == OpKind::View) {
                 return Err(Error::Autograd(format!(
                     "{name}: in-place write to the output of view op {} of a tensor that \
                      requires grad is not supported; write the base tensor, or .copy() the view \
                      first",
-                    n.op().name()
+                    n.name()
                 )));
             }
         }
@@ -350,10 +350,10 @@ impl Tensor {
     /// [`Error::Autograd`] for the output of a view op that takes part in autograd, as PyTorch.
     pub fn detach_(&self) -> Result<()> {
         if let Some(n) = self.grad_fn() {
-            if n.op().def().kind == OpKind::View {
+            if n.op().is_some_and(|o| o.def().kind == OpKind::View) {
                 return Err(Error::Autograd(format!(
                     "detach_: cannot detach the output of view op {} in place; use detach()",
-                    n.op().name()
+                    n.name()
                 )));
             }
         }

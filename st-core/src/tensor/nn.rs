@@ -64,9 +64,15 @@ impl Tensor {
                 reason: "target must hold integer class indices".into(),
             });
         }
-        let idx = target.to_dtype(DType::I64)?.unsqueeze(1)?;
-        let picked = logits.log_softmax(1)?.gather(1, &idx)?;
-        picked.mean(&[], false)?.neg()
+        // A fused override (dispatch/fused.rs) gets logits [N, C] and targets [N].
+        crate::dispatch::fused::run_fused(
+            OpId::CrossEntropy,
+            &[&logits, &target],
+            &OpParams::None,
+            crate::Shape::scalar(),
+            logits.dtype(),
+            |x| cross_entropy_composite(&x[0], &x[1]),
+        )
     }
 
     /// 2-d convolution, NCHW input and OIHW weight, with optional bias `[O]`.
@@ -216,4 +222,11 @@ fn pool_argmax(cols: &Tensor, p: WindowParams) -> Result<Tensor> {
         .add_scalar(2.0 * kk as f64)?;
     let key = nan.mul(&rank)?.add(&hit.mul_scalar(kk as f64)?)?;
     key.argmax(Some(2), true)
+}
+
+/// `cross_entropy` as written: `-mean(log_softmax(logits)[i, target[i]])`.
+fn cross_entropy_composite(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let idx = target.to_dtype(DType::I64)?.unsqueeze(1)?;
+    let picked = logits.log_softmax(1)?.gather(1, &idx)?;
+    picked.mean(&[], false)?.neg()
 }

@@ -194,6 +194,16 @@ impl Tensor {
         self.sum(dims, keepdim)?.div_scalar(n as f64)
     }
 
+    /// Sums over the dims that broadcasting `shape` to `self.shape()` added or stretched, so
+    /// the result has `shape` (PyTorch's `sum_to_size`): how a backward rule reduces the
+    /// gradient of a broadcast input.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `shape` does not broadcast to `self.shape()`.
+    pub fn sum_to_size(&self, shape: impl Into<crate::Shape>) -> Result<Tensor> {
+        crate::autograd::sum_to_shape(self, &shape.into())
+    }
+
     /// Variance over `dims` with Bessel's `correction` (1 = unbiased, PyTorch's default).
     pub fn var(&self, dims: &[isize], correction: usize, keepdim: bool) -> Result<Tensor> {
         self.float_only("var")?;
@@ -216,6 +226,31 @@ impl Tensor {
     /// `log(sum(exp(x)))` over `dims`, computed stably as `m + log(sum(exp(x - m)))`.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.float_only("logsumexp")?;
+        let d = normalize_dims("logsumexp", dims, self.rank())?;
+        let out: Vec<usize> = (0..self.rank())
+            .filter_map(|i| match (d.contains(&i), keepdim) {
+                (false, _) => Some(self.dims()[i]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect();
+        let params = OpParams::Reduce {
+            dims: d.iter().copied().collect(),
+            keepdim,
+        };
+        let dims_owned = dims.to_vec();
+        // A fused override (dispatch/fused.rs) gets the normalized dims in `params`.
+        crate::dispatch::fused::run_fused(
+            OpId::LogSumExp,
+            &[self],
+            &params,
+            crate::Shape::new(&out),
+            self.dtype(),
+            move |x| x[0].logsumexp_composite(&dims_owned, keepdim),
+        )
+    }
+
+    fn logsumexp_composite(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         if self.numel() == 0 {
             return self.exp()?.sum(dims, keepdim)?.log();
         }

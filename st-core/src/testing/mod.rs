@@ -11,11 +11,13 @@
 //! It expands to flat tests named `<op>_<dtype>_<backend>` (`exp_f32_cpu`, `exp_f16_wgpu`),
 //! plus `<op>_errors_<backend>`, `<op>_grad_<backend>` and `op_coverage_<backend>`.
 
+mod custom;
 mod input;
 mod run;
 mod specs;
 mod suite;
 
+pub use custom::{check_custom_op, fused_ops, run_fused_agreement};
 pub use input::{Domain, Gen, Input, InputLayout};
 pub use run::{
     check_sample, compare, run_coverage, run_errors, run_flag, run_forward, run_grad, Failure,

@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The cdylib packages the plugin tests load.
-pub const PACKAGES: [&str; 3] = ["op-counter", "fault-fixture", "bad-declaration"];
+pub const PACKAGES: [&str; 4] = [
+    "op-counter",
+    "fault-fixture",
+    "bad-declaration",
+    "fused-ops",
+];
 
 /// Environment variable naming where `package`'s library is, for child processes.
 pub fn env_name(package: &str) -> String {
