@@ -1,6 +1,8 @@
 //! Custom ops and fused overrides: registration, the dispatcher path (promotion, broadcast,
 //! events, autograd), errors, coverage, conformance, and plugin ownership.
 
+#![cfg(feature = "testing")]
+
 use st_core::dispatch::{
     call_op, composite_only, custom_ops, register_fused, register_op, registry, unregister_fused,
     unregister_op, CustomOpTable, KernelCaps,

@@ -2,6 +2,8 @@
 //! through its declaration at load time; they run through the host's dispatcher with
 //! autograd, go when the plugin unloads, and what they made outlives the library.
 
+#![cfg(feature = "testing")]
+
 use st_core::dispatch::{call_op, custom_ops};
 use st_core::events::global_event_bus;
 use st_core::plugin::{DynamicPluginLoader, PluginRegistry};
