@@ -3,8 +3,11 @@
 // zero batch strides. The element type `st_t` (f32 or f16) is aliased by the generated
 // prelude; tiles and the accumulator are f32, and each result is rounded to `st_t` once.
 //
-// meta: [m, n, k, n_batch, batch_rank, a_off, b_off, out_batch_shape[br], a_bstrides[br],
-//        b_bstrides[br]]
+// The output is a strided view (element (batch, row, col) at o_off + batch offset + row * o_rs
+// + col * o_cs), so the output-buffer form (`matmul_out`) writes into existing tensors.
+//
+// meta: [m, n, k, n_batch, batch_rank, a_off, b_off, o_off, o_rs, o_cs, out_batch_shape[br],
+//        a_bstrides[br], b_bstrides[br], o_bstrides[br]] (o_* as i32 bits)
 
 @group(0) @binding(1) var<storage, read> a: array<st_t>;
 @group(0) @binding(2) var<storage, read> b: array<st_t>;
@@ -22,6 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let br = st_meta[4];
     var ao = st_meta[5];
     var bo = st_meta[6];
+    var oo = bitcast<i32>(st_meta[7]);
     var rem = batch;
     var d = br;
     loop {
@@ -29,11 +33,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             break;
         }
         d = d - 1u;
-        let size = st_meta[7u + d];
+        let size = st_meta[10u + d];
         let c = rem % size;
         rem = rem / size;
-        ao = ao + c * st_meta[7u + br + d];
-        bo = bo + c * st_meta[7u + 2u * br + d];
+        ao = ao + c * st_meta[10u + br + d];
+        bo = bo + c * st_meta[10u + 2u * br + d];
+        oo = oo + i32(c) * bitcast<i32>(st_meta[10u + 3u * br + d]);
     }
     let row = wid.y * 16u + lid.y;
     let col = wid.x * 16u + lid.x;
@@ -58,6 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         workgroupBarrier();
     }
     if (row < m && col < n) {
-        out[batch * m * n + row * n + col] = st_t(acc);
+        let o = oo + i32(row) * bitcast<i32>(st_meta[8]) + i32(col) * bitcast<i32>(st_meta[9]);
+        out[u32(o)] = st_t(acc);
     }
 }

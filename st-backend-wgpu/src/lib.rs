@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod buffer;
+pub mod custom;
 pub mod device;
 pub mod error;
 pub mod kernels;

@@ -6,7 +6,6 @@ use super::Elementwise;
 use st_core::dispatch::KernelArgs;
 use st_core::op::OpId;
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/binary.wgsl");
@@ -44,7 +43,7 @@ pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
     super::elementwise_wgsl(op.name(), LIB, &[dt, dt], dt, e)
 }
 
-fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
+fn binary_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let [a, _b] = args.inputs else {
         return Err(Error::Internal(format!(
             "{} kernel needs 2 inputs",
@@ -54,21 +53,46 @@ fn binary(args: &KernelArgs<'_>) -> Result<Storage> {
     let Some(e) = expr(args.op, a.dtype) else {
         return Err(super::no_wgsl(args.op.name(), a.dtype));
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("binary/{}/{}", args.op, a.dtype),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr: e.to_string(),
         scalars: [0; 4],
-    }
-    .run(args)
+    })
 }
 
-register_kernel!(Add, "wgpu", [F32, F16, I32, U8, Bool], binary);
-register_kernel!(Sub, "wgpu", [F32, F16, I32, U8], binary);
-register_kernel!(Mul, "wgpu", [F32, F16, I32, U8, Bool], binary);
-register_kernel!(Div, "wgpu", [F32, F16, I32, U8], binary);
-register_kernel!(Pow, "wgpu", [F32, F16, I32, U8], binary);
-register_kernel!(Maximum, "wgpu", [F32, F16, I32, U8, Bool], binary);
-register_kernel!(Minimum, "wgpu", [F32, F16, I32, U8, Bool], binary);
+super::elementwise_kernels!(binary_kernel => binary, binary_into);
+
+register_kernel!(
+    Add,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    binary,
+    into = binary_into
+);
+register_kernel!(Sub, "wgpu", [F32, F16, I32, U8], binary, into = binary_into);
+register_kernel!(
+    Mul,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    binary,
+    into = binary_into
+);
+register_kernel!(Div, "wgpu", [F32, F16, I32, U8], binary, into = binary_into);
+register_kernel!(Pow, "wgpu", [F32, F16, I32, U8], binary, into = binary_into);
+register_kernel!(
+    Maximum,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    binary,
+    into = binary_into
+);
+register_kernel!(
+    Minimum,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    binary,
+    into = binary_into
+);

@@ -5,7 +5,6 @@ use super::Elementwise;
 use st_core::dispatch::KernelArgs;
 use st_core::op::OpId;
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/compare.wgsl");
@@ -41,7 +40,7 @@ pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
     super::elementwise_wgsl(op.name(), LIB, &[dt, dt], DType::Bool, &e)
 }
 
-fn compare(args: &KernelArgs<'_>) -> Result<Storage> {
+fn compare_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let [a, _b] = args.inputs else {
         return Err(Error::Internal(format!(
             "{} kernel needs 2 inputs",
@@ -51,22 +50,71 @@ fn compare(args: &KernelArgs<'_>) -> Result<Storage> {
     let Some(e) = expr(args.op, a.dtype) else {
         return Err(super::no_wgsl(args.op.name(), a.dtype));
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("compare/{}/{}", args.op, a.dtype),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr: e,
         scalars: [0; 4],
-    }
-    .run(args)
+    })
 }
 
-register_kernel!(Eq, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(Ne, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(Lt, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(Le, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(Gt, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(Ge, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(LogicalAnd, "wgpu", [F32, F16, I32, U8, Bool], compare);
-register_kernel!(LogicalOr, "wgpu", [F32, F16, I32, U8, Bool], compare);
+super::elementwise_kernels!(compare_kernel => compare, compare_into);
+
+register_kernel!(
+    Eq,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    Ne,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    Lt,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    Le,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    Gt,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    Ge,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    LogicalAnd,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);
+register_kernel!(
+    LogicalOr,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    compare,
+    into = compare_into
+);

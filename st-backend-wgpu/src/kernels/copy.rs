@@ -8,7 +8,6 @@ use super::Elementwise;
 use st_core::dispatch::KernelArgs;
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/copy.wgsl");
@@ -53,20 +52,21 @@ pub fn wgsl(op: OpId, dt: DType) -> Result<Vec<String>> {
     }
 }
 
-fn copy(args: &KernelArgs<'_>) -> Result<Storage> {
+fn copy_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let Some(x) = args.inputs.first() else {
         return Err(Error::Internal("copy kernel called without input".into()));
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("copy/copy/{}", x.dtype),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr: copy_expr(x.dtype).into(),
         scalars: [0; 4],
-    }
-    .run(args)
+    })
 }
+
+super::elementwise_kernels!(copy_kernel => copy, copy_into);
 
 fn cast_expr(from: DType, to: DType) -> Option<&'static str> {
     use DType::*;
@@ -103,7 +103,7 @@ fn cast_expr(from: DType, to: DType) -> Option<&'static str> {
     })
 }
 
-fn cast(args: &KernelArgs<'_>) -> Result<Storage> {
+fn cast_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let Some(x) = args.inputs.first() else {
         return Err(Error::Internal("cast kernel called without input".into()));
     };
@@ -117,33 +117,53 @@ fn cast(args: &KernelArgs<'_>) -> Result<Storage> {
             ),
         });
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("copy/cast/{}/{}", x.dtype, args.out_dtype),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr: e.into(),
         scalars: [0; 4],
-    }
-    .run(args)
+    })
 }
 
-fn fill(args: &KernelArgs<'_>) -> Result<Storage> {
+super::elementwise_kernels!(cast_kernel => cast, cast_into);
+
+fn fill_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let OpParams::Fill { value, dtype, .. } = args.params else {
         return Err(Error::Internal("fill without Fill params".into()));
     };
     let scalars = scalar_words("fill", *dtype, *value, false)?;
-    Elementwise {
+    Ok(Elementwise {
         key: format!("copy/fill/{dtype}"),
         lib: LIB,
         inputs: &[],
         out: args.out_dtype,
         expr: scalar_expr(*dtype).into(),
         scalars,
-    }
-    .run(args)
+    })
 }
 
-register_kernel!(Copy, "wgpu", [F32, F16, I32, I64, U8, Bool], copy);
-register_kernel!(Cast, "wgpu", [F32, F16, I32, U8, Bool], cast);
-register_kernel!(Fill, "wgpu", [F32, F16, I32, I64, U8, Bool], fill);
+super::elementwise_kernels!(fill_kernel => fill, fill_into);
+
+register_kernel!(
+    Copy,
+    "wgpu",
+    [F32, F16, I32, I64, U8, Bool],
+    copy,
+    into = copy_into
+);
+register_kernel!(
+    Cast,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    cast,
+    into = cast_into
+);
+register_kernel!(
+    Fill,
+    "wgpu",
+    [F32, F16, I32, I64, U8, Bool],
+    fill,
+    into = fill_into
+);

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod conv;
 pub mod copy;
 pub mod index;
+pub mod into;
 pub mod matmul;
 pub mod reduce;
 pub mod shader;
@@ -19,6 +20,7 @@ pub mod unary;
 #[cfg(test)]
 mod validate;
 
+pub(crate) use shader::elementwise_kernels;
 pub use shader::{
     bytes_of, dev, elementwise_wgsl, enable, float_prelude, loader, no_wgsl, raw, require_f16,
     storage_type, wgsl_type, Elementwise, Meta, COMMON,

@@ -29,7 +29,7 @@ use crate::buffer::WgpuBuffer;
 use crate::device::{gpu, Gpu};
 use st_core::dispatch::{KernelArgs, KernelInput};
 use st_core::storage::Storage;
-use st_core::{DType, Error, Result};
+use st_core::{DType, Error, Layout, Result, Shape};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -133,6 +133,22 @@ impl Meta {
         Ok(self)
     }
 
+    /// Appends a strided view of an elementwise kernel (offset, then strides), failing when
+    /// its rank is not the output's.
+    pub fn view(&mut self, op: &'static str, l: &Layout, shape: &Shape) -> Result<&mut Self> {
+        if l.rank() != shape.rank() {
+            return Err(Error::Internal(format!(
+                "{op}: a view of rank {} for output {shape}",
+                l.rank()
+            )));
+        }
+        self.u(op, l.offset())?;
+        for &st in l.strides() {
+            self.i(op, st)?;
+        }
+        Ok(self)
+    }
+
     /// Appends raw bits.
     pub fn bits(&mut self, w: u32) -> &mut Self {
         self.0.push(w);
@@ -161,7 +177,7 @@ pub struct Elementwise<'a> {
     /// Pipeline-cache key of the variant (op and dtypes).
     pub key: String,
     /// WGSL library of the family.
-    pub lib: &'static str,
+    pub lib: &'a str,
     /// Inputs (their layouts give offsets and strides).
     pub inputs: &'a [KernelInput<'a>],
     /// Output dtype.
@@ -174,7 +190,7 @@ pub struct Elementwise<'a> {
 }
 
 /// Whether an elementwise variant uses WGSL `f16`: an f16 input, or an f16 `fill`.
-fn native_f16(inputs: &[DType], out: DType) -> bool {
+pub(crate) fn native_f16(inputs: &[DType], out: DType) -> bool {
     inputs.contains(&DType::F16) || (inputs.is_empty() && out == DType::F16)
 }
 
@@ -211,26 +227,7 @@ pub fn elementwise_wgsl(
         if f16_out { "f16" } else { "u32" }
     );
     s.push_str(lib);
-    let ty = match out {
-        DType::F16 if !f16_out => "u32",
-        dt => wgsl_type(dt),
-    };
-    let _ = writeln!(s, "fn value(i: u32) -> {ty} {{");
-    for (k, &dt) in inputs.iter().enumerate() {
-        if dt == DType::F16 {
-            let _ = writeln!(
-                s,
-                "    let h{k} = ld{k}(st_view_off({k}u, i));\n    let x{k} = f32(h{k});"
-            );
-        } else {
-            let _ = writeln!(s, "    let x{k} = ld{k}(st_view_off({k}u, i));");
-        }
-    }
-    if f16_out {
-        let _ = writeln!(s, "    return f16({expr});\n}}");
-    } else {
-        let _ = writeln!(s, "    return {expr};\n}}");
-    }
+    value_fn(&mut s, inputs, out, f16_out, expr);
     s.push_str(
         "@compute @workgroup_size(256)\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, \
          @builtin(num_workgroups) nwg: vec3<u32>) {\n    let t = st_tid(gid, nwg);\n    let n = st_meta[0];\n",
@@ -251,6 +248,32 @@ pub fn elementwise_wgsl(
         }
     });
     Ok(s)
+}
+
+/// Appends `fn value(i: u32)`: loads input `k` at `st_view_off(k, i)` as `x{k}` (and `h{k}`
+/// for f16) and returns `expr`, as `f16` when `f16_out`, else as `wgsl_type(out)` (`u32`
+/// bits for a non-native f16 output).
+pub(crate) fn value_fn(s: &mut String, inputs: &[DType], out: DType, f16_out: bool, expr: &str) {
+    let ty = match out {
+        DType::F16 if !f16_out => "u32",
+        dt => wgsl_type(dt),
+    };
+    let _ = writeln!(s, "fn value(i: u32) -> {ty} {{");
+    for (k, &dt) in inputs.iter().enumerate() {
+        if dt == DType::F16 {
+            let _ = writeln!(
+                s,
+                "    let h{k} = ld{k}(st_view_off({k}u, i));\n    let x{k} = f32(h{k});"
+            );
+        } else {
+            let _ = writeln!(s, "    let x{k} = ld{k}(st_view_off({k}u, i));");
+        }
+    }
+    if f16_out {
+        let _ = writeln!(s, "    return f16({expr});\n}}");
+    } else {
+        let _ = writeln!(s, "    return {expr};\n}}");
+    }
 }
 
 impl Elementwise<'_> {
@@ -280,17 +303,7 @@ impl Elementwise<'_> {
         }
         let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(self.inputs.len() + 1);
         for inp in self.inputs {
-            let l = &inp.layout;
-            if l.rank() != shape.rank() {
-                return Err(Error::Internal(format!(
-                    "{op}: input of rank {} for output {shape}",
-                    l.rank()
-                )));
-            }
-            m.u(op, l.offset())?;
-            for &st in l.strides() {
-                m.i(op, st)?;
-            }
+            m.view(op, inp.layout, shape)?;
             bufs.push(raw(inp, op)?);
         }
         bufs.push(out.raw());
@@ -310,6 +323,26 @@ impl Elementwise<'_> {
         Ok(Storage::new(out))
     }
 }
+
+/// Defines a family's kernel and its output-buffer form from the function building its
+/// [`Elementwise`] for the call.
+macro_rules! elementwise_kernels {
+    ($build:ident => $kernel:ident, $into:ident) => {
+        fn $kernel(
+            args: &st_core::dispatch::KernelArgs<'_>,
+        ) -> st_core::Result<st_core::storage::Storage> {
+            $build(args)?.run(args)
+        }
+
+        fn $into(
+            args: &st_core::dispatch::KernelArgs<'_>,
+            out: &mut st_core::dispatch::KernelOut<'_>,
+        ) -> st_core::Result<()> {
+            $build(args)?.run_into(args.op.name(), args.out_shape, out)
+        }
+    };
+}
+pub(crate) use elementwise_kernels;
 
 /// Shorthand used by the families: the process-wide device.
 pub fn dev() -> Result<Arc<Gpu>> {

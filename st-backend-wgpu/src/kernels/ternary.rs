@@ -5,7 +5,6 @@ use super::Elementwise;
 use st_core::dispatch::KernelArgs;
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/ternary.wgsl");
@@ -86,7 +85,7 @@ pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
     super::elementwise_wgsl(op.name(), LIB, &inputs, dt, &e)
 }
 
-fn ternary(args: &KernelArgs<'_>) -> Result<Storage> {
+fn ternary_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let op = args.op.name();
     let (dt, scalars) = match (args.op, args.inputs) {
         (OpId::Where, [_c, a, _b]) => (a.dtype, [0; 4]),
@@ -105,16 +104,29 @@ fn ternary(args: &KernelArgs<'_>) -> Result<Storage> {
     let Some(expr) = expr(args.op, dt) else {
         return Err(super::no_wgsl(op, dt));
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("ternary/{op}/{dt}"),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr,
         scalars,
-    }
-    .run(args)
+    })
 }
 
-register_kernel!(Where, "wgpu", [F32, F16, I32, I64, U8, Bool], ternary);
-register_kernel!(MaskedFill, "wgpu", [F32, F16, I32, I64, U8, Bool], ternary);
+super::elementwise_kernels!(ternary_kernel => ternary, ternary_into);
+
+register_kernel!(
+    Where,
+    "wgpu",
+    [F32, F16, I32, I64, U8, Bool],
+    ternary,
+    into = ternary_into
+);
+register_kernel!(
+    MaskedFill,
+    "wgpu",
+    [F32, F16, I32, I64, U8, Bool],
+    ternary,
+    into = ternary_into
+);

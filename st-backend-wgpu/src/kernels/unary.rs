@@ -6,7 +6,6 @@ use super::Elementwise;
 use st_core::dispatch::KernelArgs;
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/unary.wgsl");
@@ -99,7 +98,7 @@ fn clamp_scalars(args: &KernelArgs<'_>, dt: DType) -> Result<[u32; 4]> {
     Ok([flags, b(*min, f64::ceil), b(*max, f64::floor), 0])
 }
 
-fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
+fn unary_kernel<'a>(args: &KernelArgs<'a>) -> Result<Elementwise<'a>> {
     let Some(x) = args.inputs.first() else {
         return Err(Error::Internal(format!(
             "{} kernel called without input",
@@ -115,36 +114,43 @@ fn unary(args: &KernelArgs<'_>) -> Result<Storage> {
     } else {
         [0; 4]
     };
-    Elementwise {
+    Ok(Elementwise {
         key: format!("unary/{}/{dt}", args.op),
         lib: LIB,
         inputs: args.inputs,
         out: args.out_dtype,
         expr: expr.to_string(),
         scalars,
-    }
-    .run(args)
+    })
 }
 
-register_kernel!(Neg, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Abs, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Exp, "wgpu", [F32, F16], unary);
-register_kernel!(Log, "wgpu", [F32, F16], unary);
-register_kernel!(Sqrt, "wgpu", [F32, F16], unary);
-register_kernel!(Rsqrt, "wgpu", [F32, F16], unary);
-register_kernel!(Sin, "wgpu", [F32, F16], unary);
-register_kernel!(Cos, "wgpu", [F32, F16], unary);
-register_kernel!(Tanh, "wgpu", [F32, F16], unary);
-register_kernel!(Sigmoid, "wgpu", [F32, F16], unary);
-register_kernel!(Relu, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Gelu, "wgpu", [F32, F16], unary);
-register_kernel!(GeluTanh, "wgpu", [F32, F16], unary);
-register_kernel!(Silu, "wgpu", [F32, F16], unary);
-register_kernel!(Erf, "wgpu", [F32, F16], unary);
-register_kernel!(Floor, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Ceil, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Round, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Sign, "wgpu", [F32, F16, I32], unary);
-register_kernel!(Reciprocal, "wgpu", [F32, F16], unary);
-register_kernel!(Clamp, "wgpu", [F32, F16, I32], unary);
-register_kernel!(LogicalNot, "wgpu", [F32, F16, I32, U8, Bool], unary);
+super::elementwise_kernels!(unary_kernel => unary, unary_into);
+
+register_kernel!(Neg, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Abs, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Exp, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Log, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Sqrt, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Rsqrt, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Sin, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Cos, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Tanh, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Sigmoid, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Relu, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Gelu, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(GeluTanh, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Silu, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Erf, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Floor, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Ceil, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Round, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Sign, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(Reciprocal, "wgpu", [F32, F16], unary, into = unary_into);
+register_kernel!(Clamp, "wgpu", [F32, F16, I32], unary, into = unary_into);
+register_kernel!(
+    LogicalNot,
+    "wgpu",
+    [F32, F16, I32, U8, Bool],
+    unary,
+    into = unary_into
+);

@@ -98,19 +98,33 @@ pub(crate) fn copy_into(src: &Tensor, dst: &Tensor) -> Result<()> {
     }
     let reg = registry()?;
     let key = dispatch_dtype(OpId::Cast, &[src], &params);
-    let into = reg
-        .get(OpId::Cast, device.backend(), key)
-        .and_then(|e| e.into)
-        .ok_or_else(|| Error::KernelNotFound {
-            op: "copy_ (output-buffer form of cast)",
-            backend: device.backend().name().to_string(),
-            dtype: key,
-            available: "none".into(),
-        })?;
+    // A copy between equal dtypes may use the copy kernel's form (a backend may lack casts of
+    // a dtype it can move, such as wgpu's i64).
+    let copy = (src.dtype() == dst.dtype())
+        .then(|| {
+            reg.get(OpId::Copy, device.backend(), key)
+                .and_then(|e| e.into)
+        })
+        .flatten();
+    let (op, params, into) = match copy {
+        Some(into) => (OpId::Copy, OpParams::None, into),
+        None => {
+            let into = reg
+                .get(OpId::Cast, device.backend(), key)
+                .and_then(|e| e.into)
+                .ok_or_else(|| Error::KernelNotFound {
+                    op: "copy_ (output-buffer form of cast)",
+                    backend: device.backend().name().to_string(),
+                    dtype: key,
+                    available: "none".into(),
+                })?;
+            (OpId::Cast, params, into)
+        }
+    };
     if dst.numel() == 0 {
         return Ok(());
     }
-    run_into(into, true, OpId::Cast, &[src], &params, dst, device)
+    run_into(into, true, op, &[src], &params, dst, device)
 }
 
 /// Ops whose kernels read input element `i` only to write output element `i`, so an input may

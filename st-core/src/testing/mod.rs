@@ -9,16 +9,20 @@
 //! or `st_core::conformance_suite!(wgpu, "wgpu", GAPS);` with the backend's own
 //! [`KnownGap`] table.
 //! It expands to flat tests named `<op>_<dtype>_<backend>` (`exp_f32_cpu`, `exp_f16_wgpu`),
-//! plus `<op>_errors_<backend>`, `<op>_grad_<backend>` and `op_coverage_<backend>`.
+//! plus `<op>_errors_<backend>`, `<op>_grad_<backend>`, `op_coverage_<backend>`,
+//! `into_forms_<backend>` (output-buffer forms and the copy fallback, [`run_into_forms`]) and
+//! `fused_overrides_<backend>` (fused overrides agree with their composites).
 
 mod custom;
 mod input;
+mod into;
 mod run;
 mod specs;
 mod suite;
 
 pub use custom::{check_custom_op, fused_ops, run_fused_agreement};
 pub use input::{Domain, Gen, Input, InputLayout};
+pub use into::run_into_forms;
 pub use run::{
     check_sample, compare, run_coverage, run_errors, run_flag, run_forward, run_grad, Failure,
 };

@@ -213,7 +213,7 @@ fn expect_gap(
 
 /// The backend's reason why its `dt` kernels cannot run on `dev` (a missing device feature,
 /// such as wgpu's `SHADER_F16`), if any.
-fn unsupported_here(dev: &Device, dt: DType) -> Option<String> {
+pub(super) fn unsupported_here(dev: &Device, dt: DType) -> Option<String> {
     crate::storage::backend(dev.backend())
         .ok()?
         .dtype_unsupported(dev.ordinal(), dt)

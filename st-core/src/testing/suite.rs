@@ -130,6 +130,18 @@ macro_rules! conformance_suite {
             fn [<op_coverage_ $backend>]() -> ::std::result::Result<(), $crate::testing::Failure> {
                 $crate::testing::run_coverage($name, $gaps)
             }
+
+            /// Output-buffer forms (and the copy fallback) agree with the out-of-place ops.
+            #[test]
+            fn [<into_forms_ $backend>]() -> ::std::result::Result<(), $crate::testing::Failure> {
+                $crate::testing::run_into_forms($name)
+            }
+
+            /// Fused overrides registered for composites agree with the composites.
+            #[test]
+            fn [<fused_overrides_ $backend>]() -> ::std::result::Result<(), $crate::testing::Failure> {
+                $crate::testing::run_fused_agreement($name).map(|_| ())
+            }
         }
     };
 }
