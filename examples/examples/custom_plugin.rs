@@ -12,7 +12,7 @@ use st_core::events::PluginEvent;
 use st_core::plugin::{
     global_registry, init_plugin_system, Plugin, PluginCapability, PluginContext, PluginMetadata,
 };
-use st_core::PureResult;
+use st_core::Result;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -48,12 +48,12 @@ impl Plugin for MetricsStorePlugin {
             .with_description("Keeps the latest value of each metric")
             .with_capability(PluginCapability::Telemetry)
     }
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let store: Arc<dyn MetricsStore> = Arc::new(InMemoryStore::default());
         ctx.register_service("metrics", store);
         Ok(())
     }
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         println!("metrics_store: unloaded");
         Ok(())
     }
@@ -78,7 +78,7 @@ impl Plugin for EpochReporter {
             .with_capability(PluginCapability::Custom("reporting".into()))
             .with_dependency("metrics_store", "^1.0")
     }
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let store = ctx
             .get_service::<Arc<dyn MetricsStore>>("metrics")
             .ok_or_else(|| st_core::Error::Plugin {
@@ -107,14 +107,14 @@ impl Plugin for EpochReporter {
         );
         Ok(())
     }
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         println!(
             "epoch_reporter: saw {} epoch starts, unloaded",
             self.epochs_seen
         );
         Ok(())
     }
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         if let PluginEvent::EpochStart { .. } = event {
             self.epochs_seen += 1;
         }

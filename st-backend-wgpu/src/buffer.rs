@@ -7,7 +7,7 @@
 //! Reuse is safe without fences because every kernel is submitted to the one queue in order.
 
 use parking_lot::Mutex;
-use st_core::storage::DeviceBuffer;
+use st_core::backend::DeviceBuffer;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use crate::buffer::{BufferPool, PoolStats, WgpuBuffer};
 use crate::error::{backend_err, unavailable, BACKEND};
 use crate::pipeline_cache::{PipelineCache, PipelineStats};
 use parking_lot::Mutex;
-use st_core::storage::{Backend, DeviceBuffer, Storage};
+use st_core::backend::{Backend, DeviceBuffer, Storage};
 use st_core::{DType, Result};
 use std::sync::{Arc, OnceLock};
 

@@ -4,7 +4,7 @@
 //! panic — when none exists.
 
 use crate::device::gpu;
-use st_core::error::PureResult;
+use st_core::error::Result;
 use st_core::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata};
 use std::any::Any;
 
@@ -36,7 +36,7 @@ impl Plugin for WgpuBackendPlugin {
             .with_capability(PluginCapability::Backend("WGPU".into()))
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let g = gpu()?;
         ctx.set_config("wgpu.adapter", g.info.name.clone());
         ctx.set_config("wgpu.backend", format!("{:?}", g.info.backend));
@@ -56,7 +56,7 @@ impl Plugin for WgpuBackendPlugin {
         Ok(())
     }
 
-    fn on_unload(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.remove_service(Self::DEVICE_SERVICE);
         self.loaded = false;
         Ok(())

@@ -10,7 +10,7 @@ mod common;
 
 use common::wgpu_device;
 use st_backend_wgpu as _;
-use st_core::storage::backend;
+use st_core::backend::backend;
 use st_core::{DType, Device, Error, Result, Tensor};
 
 /// Deterministic f16 values in about [-3, 3] (exact in f16), none zero.

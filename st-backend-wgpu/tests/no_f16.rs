@@ -12,7 +12,7 @@ mod known_gaps;
 
 use half::f16;
 use st_backend_wgpu::device::DISABLE_F16_ENV;
-use st_core::storage::backend;
+use st_core::backend::backend;
 use st_core::testing::{run_forward, spec};
 use st_core::{DType, Error, OpId, Result, Tensor};
 

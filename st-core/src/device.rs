@@ -1,7 +1,7 @@
 //! Devices: a backend (an interned name such as `"cpu"` or `"wgpu"`) plus an ordinal.
 
+use crate::backend::{backend_names, backend_table};
 use crate::error::{Error, Result};
-use crate::storage::{backend_names, backend_table};
 
 /// Interned backend name. Index 0 is always the CPU backend, which lives in st-core; the others
 /// are numbered in name order of the backends linked into the binary.

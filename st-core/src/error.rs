@@ -9,9 +9,6 @@ use crate::shape::Shape;
 /// Result alias used across SpiralTorch.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Name used by the seed plugin API (`PureResult<T>` is `st_core::Result<T>`).
-pub type PureResult<T> = Result<T>;
-
 /// Every error SpiralTorch reports.
 #[non_exhaustive]
 #[derive(thiserror::Error, Debug)]
@@ -208,15 +205,6 @@ impl Error {
             source,
         }
     }
-}
-
-/// Returns early with [`Error::Internal`]. Only for states that cannot happen; every expected
-/// failure has its own variant.
-#[macro_export]
-macro_rules! bail {
-    ($($arg:tt)*) => {
-        return Err($crate::Error::Internal(format!($($arg)*)))
-    };
 }
 
 #[cfg(test)]

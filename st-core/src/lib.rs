@@ -19,6 +19,7 @@
 
 pub mod alloc;
 pub mod autograd;
+pub mod backend;
 pub mod cpu;
 pub mod device;
 pub mod dispatch;
@@ -28,9 +29,7 @@ pub mod events;
 pub mod layout;
 pub mod op;
 pub mod plugin;
-pub mod reference;
 pub mod shape;
-pub mod storage;
 pub mod tensor;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -39,7 +38,7 @@ pub use autograd::{is_grad_enabled, no_grad};
 pub use device::{BackendId, Device};
 pub use dispatch::{call_op, register_op};
 pub use dtype::{DType, Element};
-pub use error::{Error, PureResult, Result};
+pub use error::{Error, Result};
 pub use layout::Layout;
 pub use op::custom::{Attr, Attrs, CustomOp};
 pub use op::{Conv2dParams, OpId, WindowParams};

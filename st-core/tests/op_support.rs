@@ -2,8 +2,8 @@
 //! the CPU). The staleness check of `docs/op-support.md`, the row-per-op check and the dangling
 //! check live in `examples/tests/op_support.rs`, which links every backend.
 
+use st_core::backend::backend_names;
 use st_core::dispatch::registry;
-use st_core::storage::backend_names;
 
 #[test]
 fn op_support_has_one_column_per_linked_backend() {

@@ -7,7 +7,7 @@
 
 use st_core::events::{global_event_bus, PluginEvent};
 use st_core::plugin::{Plugin, PluginContext, PluginMetadata, PluginRegistry};
-use st_core::{Device, PureResult, Tensor};
+use st_core::{Device, Result, Tensor};
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -73,14 +73,14 @@ impl Plugin for OpInHandler {
     fn metadata(&self) -> PluginMetadata {
         PluginMetadata::new(self.id, "1.0.0")
     }
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.receive_tensor_ops();
         Ok(())
     }
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         Ok(())
     }
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         if let PluginEvent::TensorOp { .. } = event {
             self.seen.tensor_ops.fetch_add(1, Ordering::SeqCst);
             self.y.mul(&self.y)?;
@@ -107,14 +107,14 @@ impl Plugin for Echo {
     fn metadata(&self) -> PluginMetadata {
         PluginMetadata::new(self.id, "1.0.0")
     }
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.receive_tensor_ops();
         Ok(())
     }
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         Ok(())
     }
-    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> Result<()> {
         match event {
             PluginEvent::TensorOp { .. } => {
                 self.seen.tensor_ops.fetch_add(1, Ordering::SeqCst);

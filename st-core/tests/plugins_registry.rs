@@ -6,7 +6,7 @@ use st_core::plugin::{
     Plugin, PluginCapability, PluginContext, PluginMetadata, PluginRegistry, PluginState,
     StaticPluginLoader,
 };
-use st_core::{Error, PureResult};
+use st_core::{Error, Result};
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,7 @@ impl Probe {
         self.fail_in = Some(hook);
         self
     }
-    fn hook(&self, name: &str) -> PureResult<()> {
+    fn hook(&self, name: &str) -> Result<()> {
         self.log.lock().unwrap().push(format!("{}:{name}", self.id));
         if self.panic_in == Some(name) {
             panic!("{} exploded in {name}", self.id);
@@ -75,7 +75,7 @@ impl Plugin for Probe {
         }
         m
     }
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         if let Some(pattern) = self.subscribe {
             let id = self.id.clone();
             ctx.subscribe(
@@ -90,10 +90,10 @@ impl Plugin for Probe {
         ctx.register_service(format!("{}.svc", self.id), self.id.clone());
         self.hook("on_load")
     }
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         self.hook("on_unload")
     }
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         self.events.lock().unwrap().push(event.name().to_string());
         if event.name() == "boom" {
             self.hook("on_event")?;
@@ -425,7 +425,7 @@ fn context_subscriptions_belong_to_their_plugin() {
         fn metadata(&self) -> PluginMetadata {
             PluginMetadata::new("sub", "1.0.0")
         }
-        fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+        fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
             let n = self.0.clone();
             ctx.subscribe(
                 "EpochEnd",
@@ -437,7 +437,7 @@ fn context_subscriptions_belong_to_their_plugin() {
             assert_eq!(ctx.config_usize("batch").unwrap(), Some(32));
             Ok(())
         }
-        fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+        fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
             Ok(())
         }
         fn as_any(&self) -> &dyn Any {

@@ -129,7 +129,7 @@ fn main() -> ExitCode {
             Ok(d) => {
                 // On stderr, so `--json` output stays one record per line.
                 if !d.is_cpu() {
-                    if let Ok(b) = st_core::storage::backend(d.backend()) {
+                    if let Ok(b) = st_core::backend::backend(d.backend()) {
                         eprintln!("st-bench: {backend} device 0: {}", b.describe(d.ordinal()));
                     }
                 }

@@ -3,10 +3,10 @@
 //! are composites over im2col in st-core.
 
 use super::{dev, float_prelude, raw, Meta};
+use st_core::backend::Storage;
 use st_core::dispatch::{KernelArgs, KernelCaps};
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/conv.wgsl");

@@ -7,11 +7,11 @@
 
 use super::{dev, raw, Meta, COMMON};
 use crate::device::read_back;
+use st_core::backend::Storage;
 use st_core::dispatch::{KernelArgs, KernelInput};
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
 use st_core::shape::Shape;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/index.wgsl");

@@ -6,10 +6,10 @@
 
 use super::{dev, float_prelude, raw, Meta};
 use crate::buffer::WgpuBuffer;
+use st_core::backend::Storage;
 use st_core::dispatch::{KernelArgs, KernelCaps, KernelOut};
 use st_core::layout::Layout;
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 
 const LIB: &str = include_str!("../../shaders/matmul.wgsl");

@@ -4,10 +4,10 @@
 //! reduced in f32 and rounded to f16 once (PyTorch's half sums; Note [f16 kernels]).
 
 use super::{dev, loader, raw, Meta, COMMON};
+use st_core::backend::Storage;
 use st_core::dispatch::KernelArgs;
 use st_core::op::{OpId, OpParams};
 use st_core::register_kernel;
-use st_core::storage::Storage;
 use st_core::{DType, Error, Result};
 use std::fmt::Write;
 

@@ -27,8 +27,8 @@
 
 use crate::buffer::WgpuBuffer;
 use crate::device::{gpu, Gpu};
+use st_core::backend::Storage;
 use st_core::dispatch::{KernelArgs, KernelInput};
-use st_core::storage::Storage;
 use st_core::{DType, Error, Layout, Result, Shape};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -330,7 +330,7 @@ macro_rules! elementwise_kernels {
     ($build:ident => $kernel:ident, $into:ident) => {
         fn $kernel(
             args: &st_core::dispatch::KernelArgs<'_>,
-        ) -> st_core::Result<st_core::storage::Storage> {
+        ) -> st_core::Result<st_core::backend::Storage> {
             $build(args)?.run(args)
         }
 

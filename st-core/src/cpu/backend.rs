@@ -1,9 +1,9 @@
 //! [`CpuBackend`]: the host implementation of [`Backend`].
 
 use super::buffer::CpuBuffer;
+use crate::backend::{Backend, DeviceBuffer, Storage};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::storage::{Backend, DeviceBuffer, Storage};
 use std::sync::Arc;
 
 /// The host CPU backend.

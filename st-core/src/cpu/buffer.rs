@@ -3,9 +3,9 @@
 
 use super::external::ExternalMem;
 use crate::alloc::{out_of_memory, try_vec_with_capacity};
+use crate::backend::{DeviceBuffer, Storage, StorageCell};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::storage::{DeviceBuffer, Storage, StorageCell};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::cell::Cell;

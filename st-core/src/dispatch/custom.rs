@@ -22,6 +22,7 @@
 
 use super::kernel::{KernelInput, KernelOut};
 use crate::autograd;
+use crate::backend::backend;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -30,7 +31,6 @@ use crate::layout::Layout;
 use crate::op::custom::{Attrs, CustomArgs, CustomKernel, CustomOp};
 use crate::plugin::bus::Keep;
 use crate::shape::Shape;
-use crate::storage::backend;
 use crate::tensor::Tensor;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};

@@ -8,13 +8,13 @@
 use super::kernel::{KernelArgs, KernelInput};
 use super::registry::{registry, Entry};
 use crate::autograd;
+use crate::backend::{backend, Storage, StorageRead};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::events;
 use crate::layout::Layout;
 use crate::op::{dispatch_dtype, infer, OpId, OpParams};
 use crate::shape::Shape;
-use crate::storage::{backend, Storage, StorageRead};
 use crate::tensor::Tensor;
 use crate::DType;
 use smallvec::SmallVec;

@@ -23,13 +23,13 @@
 use super::dispatcher::dispatch_on;
 use super::kernel::{KernelArgs, KernelInput, KernelOut};
 use super::registry::registry;
+use crate::backend::StorageRead;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::events;
 use crate::layout::Layout;
 use crate::op::{dispatch_dtype, infer, OpId, OpParams};
-use crate::storage::StorageRead;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 

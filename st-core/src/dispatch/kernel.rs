@@ -1,12 +1,12 @@
 //! What a kernel receives and returns, and the link-time registration record.
 
+use crate::backend::{DeviceBuffer, Storage};
 use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{OpId, OpParams};
 use crate::shape::Shape;
-use crate::storage::{DeviceBuffer, Storage};
 
 /// One input of a kernel: its buffer, its layout (already broadcast to the output shape for
 /// broadcasting ops, already contiguous when the kernel does not accept strides) and dtype.

@@ -2,11 +2,11 @@
 //! (op, backend, dtype), so a lookup is three multiplications and a load.
 
 use super::kernel::{KernelCaps, KernelFn, KernelIntoFn, KernelReg};
+use crate::backend::backend_names;
 use crate::device::BackendId;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpKind};
-use crate::storage::backend_names;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -282,8 +282,8 @@ pub fn registry() -> Result<&'static Registry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Storage;
     use crate::dispatch::KernelArgs;
-    use crate::storage::Storage;
 
     fn k(_: &KernelArgs<'_>) -> Result<Storage> {
         Err(Error::Internal("test kernel".into()))

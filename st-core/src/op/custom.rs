@@ -9,11 +9,11 @@
 //! [`call_op`](crate::dispatch::call_op).
 //!
 //! Note [Custom kernels write into host memory]: a custom kernel never allocates its output;
-//! the dispatcher allocates it through the device's [`Backend`](crate::storage::Backend) and
+//! the dispatcher allocates it through the device's [`Backend`](crate::backend::Backend) and
 //! hands it over as a [`KernelOut`]. So every buffer a custom op produces belongs to the host's
 //! backend, also when the kernel lives in a dynamic plugin library that may be unloaded later,
 //! and a CPU kernel reaches the bytes through
-//! [`DeviceBuffer::host_bytes`](crate::storage::DeviceBuffer::host_bytes), which runs the
+//! [`DeviceBuffer::host_bytes`](crate::backend::DeviceBuffer::host_bytes), which runs the
 //! host's code.
 
 use crate::device::Device;

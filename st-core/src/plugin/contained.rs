@@ -6,7 +6,7 @@ use super::context::PluginContext;
 use super::invoke::PANIC_PREFIX;
 use super::metadata::PluginMetadata;
 use super::traits::Plugin;
-use crate::error::{Error, PureResult};
+use crate::error::{Error, Result};
 use crate::events::{panic_message, PluginEvent};
 use std::any::Any;
 use std::mem::ManuallyDrop;
@@ -45,17 +45,17 @@ impl<P: Plugin + 'static> Plugin for Contained<P> {
         self.metadata.clone()
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let inner = &mut *self.inner;
         guard(&self.metadata.id, "on_load", || inner.on_load(ctx))
     }
 
-    fn on_unload(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let inner = &mut *self.inner;
         guard(&self.metadata.id, "on_unload", || inner.on_unload(ctx))
     }
 
-    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> Result<()> {
         let inner = &mut *self.inner;
         guard(&self.metadata.id, "on_event", || inner.on_event(event, ctx))
     }
@@ -107,7 +107,7 @@ fn report(id: &str, hook: &str, p: &Box<dyn Any + Send>) {
     );
 }
 
-fn guard<R>(id: &str, hook: &str, f: impl FnOnce() -> PureResult<R>) -> PureResult<R> {
+fn guard<R>(id: &str, hook: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
         Err(Error::Plugin {
             plugin: id.to_string(),

@@ -6,7 +6,7 @@ use super::declare::CORE_VERSION;
 use super::metadata::{PluginCapability, PluginMetadata};
 use super::traits::Plugin;
 use crate::device::Device;
-use crate::error::PureResult;
+use crate::error::Result;
 use std::any::Any;
 
 /// The always-present CPU backend, seen through the plugin system.
@@ -38,13 +38,13 @@ impl Plugin for CpuBackendPlugin {
             .with_metadata("threads", rayon::current_num_threads().to_string())
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.register_service(Self::DEVICE_SERVICE, Device::cpu());
         self.loaded = true;
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         self.loaded = false;
         Ok(())
     }

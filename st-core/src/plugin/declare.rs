@@ -24,7 +24,7 @@ use super::contained::Contained;
 use super::context::PluginContext;
 use super::metadata::PluginMetadata;
 use super::traits::Plugin;
-use crate::error::{Error, PureResult};
+use crate::error::{Error, Result};
 use crate::events::{panic_message, PluginEvent, PluginEventBus};
 use std::any::{Any, TypeId};
 use std::ffi::c_void;
@@ -58,7 +58,7 @@ pub fn linked_plugins() -> impl Iterator<Item = &'static PluginFactory> {
 ///
 /// ```
 /// use st_core::plugin::{Plugin, PluginContext, PluginMetadata};
-/// use st_core::PureResult;
+/// use st_core::Result;
 /// use std::any::Any;
 ///
 /// #[derive(Default)]
@@ -68,10 +68,10 @@ pub fn linked_plugins() -> impl Iterator<Item = &'static PluginFactory> {
 ///     fn metadata(&self) -> PluginMetadata {
 ///         PluginMetadata::new("my_plugin", "1.0.0")
 ///     }
-///     fn on_load(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_load(&mut self, _ctx: &mut PluginContext) -> Result<()> {
 ///         Ok(())
 ///     }
-///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
 ///         Ok(())
 ///     }
 ///     fn as_any(&self) -> &dyn Any {
@@ -239,7 +239,7 @@ pub fn layout_fingerprint() -> u64 {
     }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     layouts!(h; Box<dyn Plugin>, PluginMetadata, PluginContext, PluginEvent, PluginEventBus,
-        Error, PureResult<()>, crate::device::Device, super::metadata::PluginCapability,
+        Error, Result<()>, crate::device::Device, super::metadata::PluginCapability,
         PluginDeclaration, String, Vec<Vec<usize>>, crate::events::PluginFault,
         crate::events::EventCallback, crate::op::custom::CustomOp, crate::op::custom::Attrs,
         crate::op::custom::CustomArgs<'static>, crate::dispatch::KernelInput<'static>,
@@ -287,7 +287,7 @@ pub fn __create_contained<P: Plugin + 'static>(id: &str, ctor: fn() -> P) -> *mu
 ///
 /// ```no_run
 /// use st_core::plugin::{Plugin, PluginContext, PluginMetadata};
-/// use st_core::PureResult;
+/// use st_core::Result;
 /// use std::any::Any;
 ///
 /// #[derive(Default)]
@@ -297,10 +297,10 @@ pub fn __create_contained<P: Plugin + 'static>(id: &str, ctor: fn() -> P) -> *mu
 ///     fn metadata(&self) -> PluginMetadata {
 ///         PluginMetadata::new("my_plugin", "1.0.0")
 ///     }
-///     fn on_load(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_load(&mut self, _ctx: &mut PluginContext) -> Result<()> {
 ///         Ok(())
 ///     }
-///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
 ///         Ok(())
 ///     }
 ///     fn as_any(&self) -> &dyn Any {

@@ -2,7 +2,7 @@
 
 use super::context::PluginContext;
 use super::metadata::PluginMetadata;
-use crate::error::PureResult;
+use crate::error::Result;
 use crate::events::PluginEvent;
 use std::any::Any;
 
@@ -14,7 +14,7 @@ use std::any::Any;
 /// ```
 /// use st_core::plugin::{Plugin, PluginContext, PluginMetadata};
 /// use st_core::events::PluginEvent;
-/// use st_core::PureResult;
+/// use st_core::Result;
 /// use std::any::Any;
 ///
 /// #[derive(Default)]
@@ -24,11 +24,11 @@ use std::any::Any;
 ///     fn metadata(&self) -> PluginMetadata {
 ///         PluginMetadata::new("hello", "1.0.0")
 ///     }
-///     fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
 ///         ctx.register_service("greeting", String::from("hello"));
 ///         Ok(())
 ///     }
-///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+///     fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
 ///         Ok(())
 ///     }
 ///     fn as_any(&self) -> &dyn Any {
@@ -47,13 +47,13 @@ pub trait Plugin: Send + Sync {
     ///
     /// # Errors
     /// An error marks the plugin failed; plugins depending on it are not loaded.
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()>;
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()>;
 
     /// Called once when the plugin is unloaded (after its dependents).
     ///
     /// # Errors
     /// Reported by `PluginRegistry::unload`; the plugin is removed regardless.
-    fn on_unload(&mut self, ctx: &mut PluginContext) -> PureResult<()>;
+    fn on_unload(&mut self, ctx: &mut PluginContext) -> Result<()>;
 
     /// Called for every event published on the registry's bus while the plugin is loaded,
     /// except `TensorOp`, which arrives only after [`PluginContext::receive_tensor_ops`].
@@ -65,7 +65,7 @@ pub trait Plugin: Send + Sync {
     ///
     /// # Errors
     /// Reported on stderr; the plugin stays loaded (a panic, in contrast, marks it failed).
-    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, ctx: &PluginContext) -> Result<()> {
         let _ = (event, ctx);
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use super::Tensor;
 use crate::alloc::try_vec_from_fn;
+use crate::backend::backend;
 use crate::cpu::CpuBuffer;
 use crate::device::Device;
 use crate::dispatch::dispatch_on;
@@ -10,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{check_scalar, OpId, OpParams};
 use crate::shape::Shape;
-use crate::storage::backend;
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

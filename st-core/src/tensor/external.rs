@@ -3,13 +3,13 @@
 //! memory] in `cpu/external.rs` for ownership and aliasing.
 
 use super::Tensor;
+use crate::backend::{backend, StorageRead};
 use crate::cpu::{CpuBuffer, MemoryAccess};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::shape::Shape;
-use crate::storage::{backend, StorageRead};
 use parking_lot::{MappedRwLockReadGuard, RwLockReadGuard};
 use std::any::Any;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// The bytes of a contiguous CPU tensor, borrowed without a copy (from [`Tensor::as_bytes`]).
 /// Dereferences to `[u8]`.
 ///
-/// The guard holds the storage's shared lock (Note [Storage locking] in `storage.rs`): while
+/// The guard holds the storage's shared lock (Note [Storage locking] in `backend.rs`): while
 /// it lives, in-place writes to the storage from other threads wait, and an in-place write
 /// from the thread holding it deadlocks, as a `RefCell` borrow would panic. Drop it before
 /// writing (or read with [`Tensor::to_bytes`], which copies).

@@ -1,12 +1,12 @@
 //! The [`Tensor`] handle: storage + layout + dtype + device + autograd state, cheap to clone.
 
 use crate::autograd::Node;
+use crate::backend::{backend, Storage};
 use crate::device::Device;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::shape::{normalize_dim, Shape};
-use crate::storage::{backend, Storage};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,13 @@ use std::sync::Arc;
 /// An N-d strided tensor. Cloning is cheap (reference counted); views share storage.
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+// Tensors cross threads (data loaders, the event bus, plugin callbacks, rayon kernels): a field
+// that is not `Send + Sync` must fail the build, not a user's program.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tensor>();
+};
 
 pub(crate) struct TensorImpl {
     pub(crate) storage: Storage,

@@ -10,8 +10,8 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::custom::Attrs;
 use crate::op::{OpId, OpKind};
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 
 type Outcome = std::result::Result<(), Failure>;
 

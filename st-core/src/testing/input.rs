@@ -4,8 +4,8 @@
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 
 /// A small deterministic generator (splitmix64): the same seed gives the same data everywhere.
 #[derive(Clone, Debug)]
@@ -103,7 +103,7 @@ impl Gen {
             (Domain::Range(lo, hi), _) if float => self.uniform(lo, hi),
             (Domain::Range(lo, hi), _) => self.int(lo.ceil() as i64, hi.floor() as i64) as f64,
         };
-        crate::reference::round_to(v, dtype)
+        crate::testing::reference::round_to(v, dtype)
     }
 
     /// A tensor of `shape` with values of `dtype` from `domain` (exactly representable).

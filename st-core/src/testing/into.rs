@@ -14,8 +14,8 @@ use crate::dispatch::{dispatch_into, dispatch_on, registry};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::{OpId, OpParams};
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 
 /// Zeros made on the CPU and moved (a backend may store dtypes it has no fill for).
 fn zeros(shape: &[usize], dt: DType, dev: &Device) -> Result<Tensor> {

@@ -1,6 +1,6 @@
 //! The conformance kit (feature `testing`): one [`OpSpec`] per [`OpId`] — sample inputs
 //! covering scalar, empty, broadcast, transposed, offset and strided cases, the f64
-//! [`reference`](crate::reference), per-dtype tolerances, error inputs that must return the
+//! [`reference`](crate::testing::reference), per-dtype tolerances, error inputs that must return the
 //! right [`Error`] variant, and gradient checks — and
 //! [`conformance_suite!`](crate::conformance_suite), which turns it into one `#[test]` per
 //! (op, dtype) for a backend.
@@ -16,6 +16,7 @@
 mod custom;
 mod input;
 mod into;
+pub mod reference;
 mod run;
 mod specs;
 mod suite;
@@ -32,8 +33,8 @@ use crate::autograd::gradcheck::GradcheckOptions;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 use std::sync::Arc;
 
 /// Runs the op under test on device tensors (one per [`Input`]), returning every output.

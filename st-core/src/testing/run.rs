@@ -8,8 +8,8 @@ use crate::dispatch::registry;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 
 /// A failed conformance test; `Debug` prints the report as is, so `cargo test` shows it
 /// readably.
@@ -214,7 +214,7 @@ fn expect_gap(
 /// The backend's reason why its `dt` kernels cannot run on `dev` (a missing device feature,
 /// such as wgpu's `SHADER_F16`), if any.
 pub(super) fn unsupported_here(dev: &Device, dt: DType) -> Option<String> {
-    crate::storage::backend(dev.backend())
+    crate::backend::backend(dev.backend())
         .ok()?
         .dtype_unsupported(dev.ordinal(), dt)
 }

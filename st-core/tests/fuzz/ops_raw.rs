@@ -6,10 +6,10 @@ use super::case::{done, table, Entry, Fallible, Out};
 use super::gen::{fmt_dims, fmt_u, Gen, Pool, CAP, V};
 use super::ops_nn::{conv_params, window_params};
 use rand::Rng;
+use st_core::backend::backend;
 use st_core::dispatch::dispatch_on;
 use st_core::layout::Strides;
 use st_core::op::{DimVec, OpParams};
-use st_core::storage::backend;
 use st_core::{BackendId, DType, Layout, OpId, Result, Shape, Tensor};
 
 /// A normalized-looking dim for rank `r`: valid, `r`, or huge.

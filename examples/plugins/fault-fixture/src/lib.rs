@@ -16,7 +16,7 @@
 
 use st_core::events::PluginEvent;
 use st_core::plugin::{Plugin, PluginContext, PluginMetadata};
-use st_core::{Error, PureResult};
+use st_core::{Error, Result};
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub const GATE: &str = "fault_fixture.gate";
 #[derive(Default)]
 pub struct FaultFixture;
 
-fn counter(ctx: &PluginContext, name: &str) -> PureResult<Arc<AtomicUsize>> {
+fn counter(ctx: &PluginContext, name: &str) -> Result<Arc<AtomicUsize>> {
     ctx.get_service::<Arc<AtomicUsize>>(name)
         .ok_or_else(|| Error::Plugin {
             plugin: ID.into(),
@@ -49,7 +49,7 @@ impl Plugin for FaultFixture {
             .with_description("Misbehaves on the event bus, for st-core's fault tests")
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let bus = ctx.event_bus.clone();
         match ctx.config_or(MODE, "good").as_str() {
             "bus_panic" => {
@@ -99,7 +99,7 @@ impl Plugin for FaultFixture {
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         Ok(())
     }
 

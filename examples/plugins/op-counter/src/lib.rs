@@ -17,7 +17,7 @@
 
 use st_core::events::PluginEvent;
 use st_core::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata};
-use st_core::PureResult;
+use st_core::Result;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -44,17 +44,17 @@ impl Plugin for OpCounter {
             .with_capability(PluginCapability::Custom("op-counting".into()))
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.register_service(SERVICE, self.counts.clone());
         ctx.receive_tensor_ops();
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         Ok(())
     }
 
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         match event {
             PluginEvent::TensorOp { op, .. } => {
                 let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());

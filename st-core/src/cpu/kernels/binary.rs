@@ -2,12 +2,12 @@
 //! Inputs arrive broadcast to the output shape and promoted to one dtype.
 
 use super::util::{map2, new_output, Dest, Written};
+use crate::backend::Storage;
 use crate::dispatch::{KernelArgs, KernelOut};
 use crate::dtype::{Bool8, DType};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::register_kernel;
-use crate::storage::Storage;
 use half::{bf16, f16};
 
 /// Arithmetic of one element type, as the binary kernels need it.

@@ -5,12 +5,12 @@
 //! false except `ne`, and -0 equals +0. Logical ops treat nonzero (NaN included) as true.
 
 use super::util::{map2, new_output, Dest, Written};
+use crate::backend::Storage;
 use crate::dispatch::{KernelArgs, KernelOut};
 use crate::dtype::{Bool8, Element};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::register_kernel;
-use crate::storage::Storage;
 use crate::with_dtype;
 
 fn run<T: Element>(args: &KernelArgs<'_>, dest: &mut Dest<'_, '_>) -> Result<Written> {

@@ -6,13 +6,13 @@
 
 use super::into::fill_into;
 use super::util::{buf, map1, new_output, Dest, Written};
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelInput, KernelOut};
 use crate::dtype::{Bool8, DType, Element};
 use crate::error::{Error, Result};
 use crate::op::OpParams;
 use crate::register_kernel;
-use crate::storage::Storage;
 use crate::with_dtype;
 use half::{bf16, f16};
 

@@ -7,6 +7,7 @@
 
 use super::binary::Arith;
 use super::util::{buf, elems, PAR_CHUNK, PAR_THRESHOLD};
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::KernelArgs;
 use crate::dtype::{DType, Element};
@@ -15,7 +16,6 @@ use crate::layout::Layout;
 use crate::op::OpParams;
 use crate::register_kernel;
 use crate::shape::{dims_product, Shape};
-use crate::storage::Storage;
 use crate::with_dtype;
 use half::{bf16, f16};
 use rayon::prelude::*;

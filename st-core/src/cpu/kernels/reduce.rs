@@ -20,6 +20,7 @@
 use super::util::{buf, PAR_THRESHOLD};
 #[cfg(target_arch = "x86_64")]
 use super::util::{simd_level, SimdLevel};
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelInput};
 use crate::dtype::{Bool8, DType, Element};
@@ -28,7 +29,6 @@ use crate::layout::Layout;
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
 use crate::shape::dims_product;
-use crate::storage::Storage;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;

@@ -12,6 +12,7 @@ use super::util::{elems, PAR_CHUNK, PAR_THRESHOLD};
 #[cfg(target_arch = "x86_64")]
 use super::util::{simd_level, SimdLevel};
 use crate::alloc::try_vec_filled;
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelCaps};
 use crate::dtype::{DType, Element};
@@ -19,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
 use crate::shape::dims_product;
-use crate::storage::Storage;
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;

@@ -6,6 +6,7 @@
 //! computing each input's row start from its strides, in parallel for large outputs.
 
 use super::util::{buf, contiguous, PAR_CHUNK, PAR_THRESHOLD};
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelArgs, KernelInput};
 use crate::dtype::{Bool8, DType, Element};
@@ -13,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
-use crate::storage::Storage;
 use crate::with_dtype;
 use half::{bf16, f16};
 use rayon::prelude::*;

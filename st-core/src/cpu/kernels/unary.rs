@@ -6,12 +6,12 @@
 //! closure passed to [`map1`], so every (op, dtype) pair compiles to its own tight loop.
 
 use super::util::{map1, new_output, Dest, Written};
+use crate::backend::Storage;
 use crate::dispatch::{KernelArgs, KernelInput, KernelOut};
 use crate::dtype::{Bool8, DType, Element};
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
 use crate::register_kernel;
-use crate::storage::Storage;
 use half::{bf16, f16};
 
 /// The float math the unary kernels need, implemented for `f32` and `f64`.

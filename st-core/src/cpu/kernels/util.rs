@@ -1,12 +1,12 @@
 //! Shared helpers for CPU kernels: typed input access and parallel elementwise maps.
 
 use crate::alloc::try_vec_with_capacity;
+use crate::backend::Storage;
 use crate::cpu::CpuBuffer;
 use crate::dispatch::{KernelInput, KernelOut};
 use crate::dtype::Element;
 use crate::error::Result;
 use crate::layout::Layout;
-use crate::storage::Storage;
 use rayon::prelude::*;
 
 /// Element count above which elementwise kernels split work across rayon threads. Below it the

@@ -1,7 +1,7 @@
 //! [`OpProfiler`]: records every dispatched op and writes a Chrome trace (`traceEvents` of
 //! complete `"X"` events, timestamps in microseconds) that Perfetto and `chrome://tracing` open.
 
-use crate::error::{Error, PureResult, Result};
+use crate::error::{Error, Result};
 use crate::events::PluginEvent;
 use crate::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata, CORE_VERSION};
 use parking_lot::Mutex;
@@ -213,21 +213,21 @@ impl Plugin for OpProfiler {
             .with_capability(PluginCapability::Telemetry)
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         self.handle.clear();
         ctx.receive_tensor_ops();
         ctx.register_service(Self::ID, self.handle.clone());
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         match &self.output {
             Some(path) => self.handle.write_chrome_trace(path),
             None => Ok(()),
         }
     }
 
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         self.handle.record(event);
         Ok(())
     }

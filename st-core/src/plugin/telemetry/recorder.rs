@@ -1,7 +1,7 @@
 //! [`EventRecorder`]: appends every event on the bus to a JSON Lines file, one object per line
 //! with a timestamp (`t_us`, microseconds since the recorder loaded) and the event's fields.
 
-use crate::error::{Error, PureResult};
+use crate::error::{Error, Result};
 use crate::events::PluginEvent;
 use crate::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata, CORE_VERSION};
 use serde_json::{json, Value};
@@ -113,7 +113,7 @@ impl Plugin for EventRecorder {
             .with_metadata("path", self.path.display().to_string())
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         let file = File::create(&self.path).map_err(|e| self.io(e))?;
         self.writer = Some(BufWriter::new(file));
         self.origin = Instant::now();
@@ -123,14 +123,14 @@ impl Plugin for EventRecorder {
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         match self.writer.take() {
             Some(mut w) => w.flush().map_err(|e| self.io(e)),
             None => Ok(()),
         }
     }
 
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         let t_us = self.origin.elapsed().as_secs_f64() * 1e6;
         let mut line = event_to_json(event);
         if let Value::Object(m) = &mut line {

@@ -1,7 +1,7 @@
 //! [`OpStats`]: count, total, mean, min and max kernel time per (op, backend, dtype), as a
 //! printed table or JSON.
 
-use crate::error::{Error, PureResult, Result};
+use crate::error::{Error, Result};
 use crate::events::PluginEvent;
 use crate::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata, CORE_VERSION};
 use parking_lot::Mutex;
@@ -189,20 +189,20 @@ impl Plugin for OpStats {
             .with_capability(PluginCapability::Telemetry)
     }
 
-    fn on_load(&mut self, ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_load(&mut self, ctx: &mut PluginContext) -> Result<()> {
         ctx.receive_tensor_ops();
         ctx.register_service(Self::ID, self.handle.clone());
         Ok(())
     }
 
-    fn on_unload(&mut self, _ctx: &mut PluginContext) -> PureResult<()> {
+    fn on_unload(&mut self, _ctx: &mut PluginContext) -> Result<()> {
         if self.print_on_unload {
             print!("{}", self.handle.table());
         }
         Ok(())
     }
 
-    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> PureResult<()> {
+    fn on_event(&mut self, event: &PluginEvent, _ctx: &PluginContext) -> Result<()> {
         self.handle.record(event);
         Ok(())
     }

@@ -5,8 +5,8 @@ use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
-use crate::reference::{binary as r, RefTensor};
 use crate::tensor::Tensor;
+use crate::testing::reference::{binary as r, RefTensor};
 use crate::testing::{Domain, ErrKind, ErrorCase, Gen, GradCase, Input, Sample};
 
 /// Calls the Tensor method of a binary op (logical ops: the kernel, on same-dtype inputs).
@@ -194,7 +194,9 @@ pub(crate) fn samples(op: OpId, dt: DType) -> Result<Vec<Sample>> {
                     vec![x, mask],
                     dt,
                     move |t| t[0].masked_fill(&t[1], value),
-                    move |v| r::masked_fill(&v[0], &v[1], crate::reference::round_to(value, dt)),
+                    move |v| {
+                        r::masked_fill(&v[0], &v[1], crate::testing::reference::round_to(value, dt))
+                    },
                 ));
             }
         }

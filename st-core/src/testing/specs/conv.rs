@@ -4,8 +4,8 @@ use super::{error, f64_input, gen, grad, rand, sample};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{Conv2dParams, OpId, WindowParams};
-use crate::reference::{nn as r, RefTensor};
 use crate::tensor::Tensor;
+use crate::testing::reference::{nn as r, RefTensor};
 use crate::testing::{Domain, ErrKind, ErrorCase, Gen, GradCase, Input, Sample};
 
 fn cp(stride: usize, padding: usize, dilation: usize, groups: usize) -> Conv2dParams {
@@ -39,9 +39,11 @@ fn conv_ref(v: &[RefTensor], p: &Conv2dParams) -> Result<RefTensor> {
     let y = r::conv2d(&v[0], &v[1], p)?;
     match v.get(2) {
         None => Ok(y),
-        Some(b) => {
-            crate::reference::binary::zip(&y, &b.reshape(&[1, b.numel(), 1, 1])?, |a, c| a + c)
-        }
+        Some(b) => crate::testing::reference::binary::zip(
+            &y,
+            &b.reshape(&[1, b.numel(), 1, 1])?,
+            |a, c| a + c,
+        ),
     }
 }
 

@@ -4,8 +4,8 @@ use super::{error, f64_input, gen, grad, index_input, rand, sample};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::OpId;
-use crate::reference::{index as r, RefTensor};
 use crate::tensor::Tensor;
+use crate::testing::reference::{index as r, RefTensor};
 use crate::testing::{Domain, ErrKind, ErrorCase, GradCase, Input, Sample};
 use std::sync::Arc;
 

@@ -14,8 +14,8 @@ use crate::autograd::gradcheck::GradcheckOptions;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::op::OpId;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 use std::sync::Arc;
 
 type SampleGen = fn(OpId, DType) -> Result<Vec<Sample>>;

@@ -4,8 +4,8 @@ use super::{error, f64_input, gen, grad, layouts, rand, sample};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::RefTensor;
 use crate::testing::{Domain, ErrKind, ErrorCase, GradCase, Input, Sample};
 
 fn fill_value(dt: DType) -> f64 {
@@ -202,7 +202,7 @@ pub(crate) fn samples(op: OpId, dt: DType) -> Result<Vec<Sample>> {
                 ("[3, 4]", vec![3, 4]),
             ] {
                 let like = rand(&mut g, &shape, dt, Domain::Any);
-                let want = crate::reference::round_to(v, dt);
+                let want = crate::testing::reference::round_to(v, dt);
                 out.push(sample(
                     format!("{name} full_like {v}"),
                     vec![like],

@@ -4,8 +4,8 @@ use super::{error, f64_input, gen, grad, index_input, rand, sample};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::nn as r;
 use crate::tensor::Tensor;
+use crate::testing::reference::nn as r;
 use crate::testing::{Domain, ErrKind, ErrorCase, Gen, GradCase, Input, Sample};
 
 fn matmul_cases(g: &mut Gen, dt: DType) -> Result<Vec<(&'static str, Input, Input)>> {
@@ -119,7 +119,7 @@ pub(crate) fn samples(op: OpId, dt: DType) -> Result<Vec<Sample>> {
         }
         OpId::Softmax | OpId::LogSoftmax => {
             for (name, x, dim) in soft_cases(&mut g, dt)? {
-                let rf = move |v: &[crate::reference::RefTensor]| {
+                let rf = move |v: &[crate::testing::reference::RefTensor]| {
                     if op == OpId::Softmax {
                         r::softmax(&v[0], dim)
                     } else {

@@ -5,9 +5,9 @@ use super::{error, f64_input, gen, grad, rand, sample};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::reduce as r;
-use crate::reference::RefTensor;
 use crate::tensor::Tensor;
+use crate::testing::reference::reduce as r;
+use crate::testing::reference::RefTensor;
 use crate::testing::{Domain, ErrKind, ErrorCase, Gen, GradCase, Input, Sample};
 
 /// Calls a dims-reduction (`correction` is used by var and std).

@@ -4,8 +4,8 @@ use super::{error, f64_input, gen, grad, layouts, rand, sample};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::OpId;
-use crate::reference::{unary as r, RefTensor};
 use crate::tensor::Tensor;
+use crate::testing::reference::{unary as r, RefTensor};
 use crate::testing::{Domain, ErrKind, ErrorCase, GradCase, Input, Sample};
 
 /// Calls the Tensor method of a parameterless unary op.

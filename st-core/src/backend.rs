@@ -235,7 +235,7 @@ inventory::collect!(BackendReg);
 macro_rules! register_backend {
     ($name:expr, $open:path) => {
         $crate::inventory::submit! {
-            $crate::storage::BackendReg { name: $name, open: $open }
+            $crate::backend::BackendReg { name: $name, open: $open }
         }
     };
 }
