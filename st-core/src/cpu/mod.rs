@@ -5,7 +5,7 @@
 mod backend;
 mod buffer;
 mod external;
-pub mod kernels;
+mod kernels;
 
 pub use backend::CpuBackend;
 pub use buffer::{pool_stats, CpuBuffer, PoolStats};

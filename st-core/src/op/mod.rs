@@ -1,7 +1,6 @@
 //! The one closed list of operations ([`OpId`]) and the definition of each ([`OpDef`]).
 //! See Note [Dispatch dtype] in `infer.rs`.
 
-mod composite;
 pub mod custom;
 mod id;
 mod infer;

@@ -267,15 +267,3 @@ pub fn write_rows<U: Element>(out: &mut KernelOut<'_>, values: &[U]) -> Result<(
     }
     Ok(())
 }
-
-/// The output view as one mutable contiguous slice, when it is contiguous.
-///
-/// # Errors
-/// [`Error::Internal`] when the buffer is not a CPU buffer.
-pub fn contiguous_out<'a, U: Element>(out: &'a mut KernelOut<'_>) -> Result<Option<&'a mut [U]>> {
-    let layout = out.layout;
-    let n = layout.numel();
-    let off = layout.contiguous_offset();
-    let o = out_slice::<U>(out)?;
-    Ok(off.map(move |off| &mut o[off..off + n]))
-}

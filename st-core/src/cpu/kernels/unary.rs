@@ -34,8 +34,6 @@ pub trait Real:
     const SQRT_2_OVER_PI: Self;
     /// The cubic coefficient of the tanh GELU approximation (0.044715).
     const GELU_TANH_C: Self;
-    /// NaN.
-    const NAN: Self;
     /// e^x.
     fn exp(self) -> Self;
     /// Natural logarithm.
@@ -72,7 +70,6 @@ macro_rules! real {
             const SQRT_2_OVER_PI: Self =
                 std::$t::consts::FRAC_2_SQRT_PI * std::$t::consts::FRAC_1_SQRT_2;
             const GELU_TANH_C: Self = 0.044715;
-            const NAN: Self = $t::NAN;
             #[inline(always)]
             fn exp(self) -> Self {
                 $t::exp(self)

@@ -83,25 +83,6 @@ pub fn elems<'a, T: Element>(inp: &KernelInput<'a>) -> Result<std::borrow::Cow<'
     })
 }
 
-/// Fills `out[i] = f(i)`, in parallel for large outputs.
-#[inline]
-pub fn fill_indexed<U: Element>(out: &mut [U], f: impl Fn(usize) -> U + Sync) {
-    if out.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(PAR_CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let base = c * PAR_CHUNK;
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    *o = f(base + i);
-                }
-            });
-    } else {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = f(i);
-        }
-    }
-}
-
 /// Where a CPU kernel writes its result: a new buffer, or a given view (the kernel's
 /// output-buffer form, see [`KernelIntoFn`](crate::dispatch::KernelIntoFn)).
 pub enum Dest<'o, 'a> {

@@ -8,7 +8,6 @@ mod nn;
 mod reduce;
 mod unary;
 
-use super::suite::table_dtypes;
 use super::{ErrKind, ErrorCase, GradCase, OpSpec, Sample};
 use crate::autograd::gradcheck::GradcheckOptions;
 use crate::dtype::DType;
@@ -51,7 +50,7 @@ pub fn spec(op: OpId) -> OpSpec {
     };
     OpSpec {
         op,
-        dtypes: table_dtypes(op),
+        dtypes: op.def().dtypes,
         samples,
         errors,
         grad: op.def().differentiable,
