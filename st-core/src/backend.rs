@@ -2,13 +2,60 @@
 //! buffer shared by every view of a tensor. Backends register with
 //! [`register_backend!`](crate::register_backend).
 
-use crate::device::BackendId;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// Interned backend name. Index 0 is always the CPU backend, which lives in st-core; the others
+/// are numbered in name order of the backends linked into the binary.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendId(pub(crate) u16);
+
+impl BackendId {
+    /// The CPU backend.
+    pub const CPU: BackendId = BackendId(0);
+
+    /// Looks a backend up by name (`"cpu"`, `"wgpu"`, `"cuda"`, or a third party's).
+    pub fn from_name(name: &str) -> Option<BackendId> {
+        backend_names()
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| BackendId(i as u16))
+    }
+
+    /// The backend's name.
+    pub fn name(self) -> &'static str {
+        backend_names()[self.0 as usize]
+    }
+
+    /// Dense index (used by the kernel table).
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Every backend linked into this binary.
+    pub fn all() -> Vec<BackendId> {
+        (0..backend_names().len())
+            .map(|i| BackendId(i as u16))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for BackendId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for BackendId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A buffer owned by a backend. Views share it through [`Storage`].
 pub trait DeviceBuffer: Send + Sync + 'static {

@@ -1,55 +1,8 @@
 //! Devices: a backend (an interned name such as `"cpu"` or `"wgpu"`) plus an ordinal.
 
+pub use crate::backend::BackendId;
 use crate::backend::{backend_names, backend_table};
 use crate::error::{Error, Result};
-
-/// Interned backend name. Index 0 is always the CPU backend, which lives in st-core; the others
-/// are numbered in name order of the backends linked into the binary.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BackendId(pub(crate) u16);
-
-impl BackendId {
-    /// The CPU backend.
-    pub const CPU: BackendId = BackendId(0);
-
-    /// Looks a backend up by name (`"cpu"`, `"wgpu"`, `"cuda"`, or a third party's).
-    pub fn from_name(name: &str) -> Option<BackendId> {
-        backend_names()
-            .iter()
-            .position(|n| *n == name)
-            .map(|i| BackendId(i as u16))
-    }
-
-    /// The backend's name.
-    pub fn name(self) -> &'static str {
-        backend_names()[self.0 as usize]
-    }
-
-    /// Dense index (used by the kernel table).
-    #[inline]
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-
-    /// Every backend linked into this binary.
-    pub fn all() -> Vec<BackendId> {
-        (0..backend_names().len())
-            .map(|i| BackendId(i as u16))
-            .collect()
-    }
-}
-
-impl std::fmt::Debug for BackendId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::fmt::Display for BackendId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Where a tensor lives.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,27 +90,4 @@ impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.backend.name(), self.ordinal)
     }
-}
-
-static DEFAULT_DEVICE: parking_lot::Mutex<Device> = parking_lot::Mutex::new(Device::cpu());
-
-/// Sets the device new tensors default to, and publishes `BackendChanged` on the global event
-/// bus when it changes.
-pub fn set_default_device(device: Device) {
-    let changed = {
-        let mut d = DEFAULT_DEVICE.lock();
-        let changed = *d != device;
-        *d = device;
-        changed
-    };
-    if changed {
-        crate::events::global_event_bus().publish(&crate::events::PluginEvent::BackendChanged {
-            backend: device.to_string(),
-        });
-    }
-}
-
-/// The default device (the CPU unless [`set_default_device`] changed it).
-pub fn default_device() -> Device {
-    *DEFAULT_DEVICE.lock()
 }

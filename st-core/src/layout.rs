@@ -2,7 +2,8 @@
 //! (reshape, permute, narrow, expand, squeeze, ...) is a new layout over the same storage.
 
 use crate::error::{Error, Result};
-use crate::shape::{normalize_dim, Shape, INLINE_RANK};
+use crate::shape::{Shape, INLINE_RANK};
+use crate::shape_check::normalize_dim;
 use smallvec::SmallVec;
 
 /// Strides in elements (may be 0 for broadcast dims; never negative here).

@@ -30,6 +30,7 @@ pub mod layout;
 pub mod op;
 pub mod plugin;
 pub mod shape;
+pub mod shape_check;
 pub mod tensor;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,7 +44,10 @@ pub use layout::Layout;
 pub use op::custom::{Attr, Attrs, CustomOp};
 pub use op::{Conv2dParams, OpId, WindowParams};
 pub use shape::Shape;
-pub use tensor::{manual_seed, Generator, MappedFile, SliceIndex, Tensor, TensorBytes};
+pub use tensor::{
+    default_device, manual_seed, set_default_device, Generator, MappedFile, SliceIndex, Tensor,
+    TensorBytes,
+};
 
 #[doc(hidden)]
 pub use half;

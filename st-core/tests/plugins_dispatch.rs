@@ -2,12 +2,12 @@
 //! events only when someone listens, the telemetry plugins, and BackendChanged. These tests use
 //! the global bus and registry, so they run one at a time.
 
-use st_core::device::{default_device, set_default_device};
 use st_core::events::{global_event_bus, PluginEvent};
 use st_core::plugin::telemetry::{EventRecorder, OpProfiler, OpStats};
 use st_core::plugin::{
     global_registry, init_plugin_system, CpuBackendPlugin, PluginCapability, PluginRegistry,
 };
+use st_core::{default_device, set_default_device};
 use st_core::{DType, Device, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -360,6 +360,31 @@ fn float_only(op: &'static str, dtype: DType) -> Result<()> {
     }
 }
 
+// The default device lives with tensor creation: publishing its change is an event, and the
+// device module stays below the event bus.
+static DEFAULT_DEVICE: parking_lot::Mutex<Device> = parking_lot::Mutex::new(Device::cpu());
+
+/// Sets the device new tensors default to, and publishes `BackendChanged` on the global event
+/// bus when it changes.
+pub fn set_default_device(device: Device) {
+    let changed = {
+        let mut d = DEFAULT_DEVICE.lock();
+        let changed = *d != device;
+        *d = device;
+        changed
+    };
+    if changed {
+        crate::events::global_event_bus().publish(&crate::events::PluginEvent::BackendChanged {
+            backend: device.to_string(),
+        });
+    }
+}
+
+/// The default device (the CPU unless [`set_default_device`] changed it).
+pub fn default_device() -> Device {
+    *DEFAULT_DEVICE.lock()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{OpId, OpParams};
-use crate::shape::normalize_dim;
+use crate::shape_check::normalize_dim;
 
 impl Tensor {
     /// Concatenates tensors along `dim` (all of one dtype and device).

@@ -19,7 +19,7 @@ mod unary;
 
 #[cfg(feature = "ndarray")]
 pub use self::ndarray::ArrayViewGuard;
-pub use create::{manual_seed, Generator};
+pub use create::{default_device, manual_seed, set_default_device, Generator};
 pub use external::TensorBytes;
 pub use handle::Tensor;
 pub(crate) use handle::TensorImpl;

@@ -8,7 +8,8 @@ use crate::dispatch::dispatch;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::op::{DimVec, OpId, OpParams};
-use crate::shape::{dims_product, normalize_dim, Shape};
+use crate::shape::{dims_product, Shape};
+use crate::shape_check::normalize_dim;
 
 impl Tensor {
     fn view_op(&self, op: OpId, params: OpParams, layout: Layout) -> Tensor {

@@ -6,7 +6,8 @@ use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{Conv2dParams, OpId, OpParams, WindowParams};
-use crate::shape::{normalize_dim, Shape};
+use crate::shape::Shape;
+use crate::shape_check::normalize_dim;
 
 impl Tensor {
     /// Matrix product with PyTorch semantics: 1-d operands are promoted to matrices and the

@@ -7,7 +7,8 @@ use crate::dispatch::dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::op::{DimVec, OpId, OpParams};
-use crate::shape::{dims_product, normalize_dim, normalize_dims};
+use crate::shape::dims_product;
+use crate::shape_check::{normalize_dim, normalize_dims};
 
 impl Tensor {
     fn reduce(&self, op: OpId, dims: &[isize], keepdim: bool) -> Result<Tensor> {
