@@ -16,18 +16,14 @@
 //! pointer stored in the bus, never through a static of whichever copy runs the code. Only
 //! wrapping a subscriber's callback runs in the caller's copy, on purpose (see `contain`).
 
-use crate::device::Device;
-use crate::op::OpId;
 use crate::plugin::bus::{BusCore, Counter, Filter, Handler, HostBus};
 use crate::plugin::context::Owner;
-use crate::tensor::Tensor;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 /// An event on the plugin bus.
 #[derive(Clone, Debug)]
@@ -365,30 +361,6 @@ pub(crate) const fn tensor_op_listened() -> bool {
 /// `op-events`, on by default). Without it, subscribing to `"TensorOp"` is allowed but never
 /// fires; every other event is unaffected.
 pub const OP_EVENTS_ENABLED: bool = cfg!(feature = "op-events");
-
-#[cold]
-#[inline(never)]
-pub(crate) fn publish_tensor_op(
-    op: OpId,
-    device: Device,
-    inputs: &[&Tensor],
-    out: &Tensor,
-    elapsed: Duration,
-) {
-    let event = PluginEvent::TensorOp {
-        op: op.name(),
-        backend: device.backend().name(),
-        dtype: inputs
-            .first()
-            .map(|t| t.dtype())
-            .unwrap_or(out.dtype())
-            .as_str(),
-        input_shapes: inputs.iter().map(|t| t.dims().to_vec()).collect(),
-        output_shape: out.dims().to_vec(),
-        duration_ns: elapsed.as_nanos() as u64,
-    };
-    global_event_bus().publish(&event);
-}
 
 #[cfg(test)]
 mod tests {

@@ -37,11 +37,11 @@ pub mod testing;
 
 pub use autograd::{is_grad_enabled, no_grad};
 pub use device::{BackendId, Device};
+pub use dispatch::custom_op::{Attr, Attrs, CustomOp};
 pub use dispatch::{call_op, register_op};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use layout::Layout;
-pub use op::custom::{Attr, Attrs, CustomOp};
 pub use op::{Conv2dParams, OpId, WindowParams};
 pub use shape::Shape;
 pub use tensor::{

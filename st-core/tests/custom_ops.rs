@@ -3,12 +3,12 @@
 
 #![cfg(feature = "testing")]
 
+use st_core::dispatch::custom_op::CustomArgs;
 use st_core::dispatch::{
     call_op, composite_only, custom_ops, register_fused, register_op, registry, unregister_fused,
     unregister_op, CustomOpTable, KernelCaps,
 };
 use st_core::events::{global_event_bus, PluginEvent};
-use st_core::op::custom::CustomArgs;
 use st_core::testing::{check_custom_op, run_fused_agreement};
 use st_core::{Attrs, CustomOp, DType, Device, Element, Error, OpId, Result, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};

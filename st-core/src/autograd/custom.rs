@@ -6,9 +6,9 @@ use super::backward::{grad, GradOptions};
 use super::engine::Rule;
 use super::grad_mode::{is_grad_enabled, set_grad_enabled};
 use crate::dispatch::custom::call_entry;
+use crate::dispatch::custom_op::{Backward, BackwardArgs};
 use crate::dispatch::{composite_only, custom_ops};
 use crate::error::{Error, Result};
-use crate::op::custom::{Backward, BackwardArgs};
 use crate::tensor::Tensor;
 
 /// Gradients of the inputs of a custom or fused node (one entry per input).

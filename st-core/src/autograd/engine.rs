@@ -4,9 +4,9 @@
 use super::grad_mode::is_grad_enabled;
 use super::hooks::HookList;
 use crate::dispatch::custom::OpEntry;
+use crate::dispatch::custom_op::Attrs;
 use crate::dispatch::fused::CompositeFn;
 use crate::error::{Error, Result};
-use crate::op::custom::Attrs;
 use crate::op::{OpId, OpParams};
 use crate::tensor::Tensor;
 use parking_lot::Mutex;

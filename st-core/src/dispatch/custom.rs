@@ -16,7 +16,7 @@
 //! hands them, through the host's `DeviceBuffer` methods) are sound there; tensor ops are not,
 //! since they would make tensors whose buffers belong to the plugin's copy of the CPU backend.
 //! So the table refuses a dynamic plugin's backward rule written with tensor ops (its
-//! backward must be custom ops, [`Backward::Ops`](crate::op::custom::Backward::Ops)), and the
+//! backward must be custom ops, [`Backward::Ops`](crate::dispatch::custom_op::Backward::Ops)), and the
 //! conformance runner refuses its samples and reference: a plugin's ops are checked by linking
 //! the plugin statically, as `examples/custom_op.rs` does.
 
@@ -24,11 +24,11 @@ use super::kernel::{KernelInput, KernelOut};
 use crate::autograd;
 use crate::backend::backend;
 use crate::device::Device;
+use crate::dispatch::custom_op::{Attrs, CustomArgs, CustomKernel, CustomOp};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::events::{self, PluginEvent};
+use crate::events;
 use crate::layout::Layout;
-use crate::op::custom::{Attrs, CustomArgs, CustomKernel, CustomOp};
 use crate::plugin::bus::Keep;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -88,7 +88,12 @@ impl CustomOpTable {
     ) -> Result<()> {
         op.validate()?;
         // See Note [Code of dynamic plugins].
-        if keep.is_some() && matches!(op.backward, Some(crate::op::custom::Backward::Rule(_))) {
+        if keep.is_some()
+            && matches!(
+                op.backward,
+                Some(crate::dispatch::custom_op::Backward::Rule(_))
+            )
+        {
             return Err(Error::Registry(format!(
                 "custom op '{}' of dynamic plugin {}: a backward rule written with tensor ops \
                  would run in the plugin's own copy of st-core; give the backward as custom \
@@ -295,7 +300,7 @@ pub(crate) fn call_entry(
     let start = timed.then(std::time::Instant::now);
     let out = run_kernel(entry, k, &promoted, attrs, &out_shape, out_dtype, device)?;
     if let Some(start) = start {
-        publish(op, key, device, &promoted, &out, start.elapsed());
+        super::events::publish(op, key, device, &promoted, &out, start.elapsed());
     }
     let refs: Vec<&Tensor> = promoted.iter().collect();
     Ok(autograd::record_rule(
@@ -386,24 +391,4 @@ fn run_kernel(
         (k.kernel)(&args, &mut kout)?;
     }
     Ok(Tensor::wrap(storage, out_layout, out_dtype, device))
-}
-
-/// Publishes the `TensorOp` event of a custom or fused op.
-pub(crate) fn publish(
-    op: &'static str,
-    dtype: DType,
-    device: Device,
-    inputs: &[Tensor],
-    out: &Tensor,
-    elapsed: std::time::Duration,
-) {
-    let event = PluginEvent::TensorOp {
-        op,
-        backend: device.backend().name(),
-        dtype: dtype.as_str(),
-        input_shapes: inputs.iter().map(|t| t.dims().to_vec()).collect(),
-        output_shape: out.dims().to_vec(),
-        duration_ns: elapsed.as_nanos() as u64,
-    };
-    events::global_event_bus().publish(&event);
 }

@@ -86,7 +86,7 @@ pub fn dispatch_on(
         run_adjusted(entry, op, inputs, params, out_shape, out_dtype, device)?
     };
     if let Some(start) = start {
-        events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
+        super::events::publish_tensor_op(op, device, inputs, &out, start.elapsed());
     }
     Ok(autograd::record(op, params, inputs, out))
 }

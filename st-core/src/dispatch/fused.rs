@@ -10,7 +10,7 @@
 //! gradient. The conformance suite checks that the fused forward agrees with the composite
 //! (`run_fused_agreement` in `testing`), with [`composite_only`] turning overrides off.
 
-use super::custom::{custom_ops, publish, CustomOpTable};
+use super::custom::{custom_ops, CustomOpTable};
 use super::kernel::{KernelArgs, KernelCaps, KernelInput, KernelOut};
 use super::registry::registry;
 use crate::autograd;
@@ -201,7 +201,7 @@ pub(crate) fn run_fused(
     };
     let out = Tensor::wrap(storage, Layout::contiguous(out_shape), out_dtype, device);
     if let Some(start) = start {
-        publish(op.name(), dtype, device, &srcs, &out, start.elapsed());
+        super::events::publish(op.name(), dtype, device, &srcs, &out, start.elapsed());
     }
     Ok(autograd::record_rule(
         || autograd::Rule::Recompute(op, Arc::new(composite)),

@@ -77,7 +77,7 @@ pub fn dispatch_into(op: OpId, inputs: &[&Tensor], params: &OpParams, out: &Tens
     }
     out.storage().bump_version();
     if let Some(start) = start {
-        events::publish_tensor_op(op, device, inputs, out, start.elapsed());
+        super::events::publish_tensor_op(op, device, inputs, out, start.elapsed());
     }
     Ok(())
 }

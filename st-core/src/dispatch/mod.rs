@@ -1,7 +1,9 @@
 //! Kernel registration (`register_kernel!`), the registry table and the dispatcher.
 
 pub(crate) mod custom;
+pub mod custom_op;
 mod dispatcher;
+mod events;
 pub(crate) mod fused;
 mod into;
 mod kernel;

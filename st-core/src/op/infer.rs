@@ -10,14 +10,45 @@ use super::{OpId, OpParams};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Shape;
-use crate::tensor::Tensor;
 
-/// One input as seen by inference: the tensor itself (only its shape and dtype are read), so
-/// the dispatcher passes its input slice through without building another.
-pub type InferInput<'a> = &'a Tensor;
+/// What inference reads of an input: its shape and dtype. [`Tensor`](crate::Tensor) implements
+/// it, so the dispatcher passes its input slice through without building another;
+/// [`TensorMeta`] is an input without data (shape checks before anything is allocated).
+pub trait InferInput {
+    /// The input's shape.
+    fn shape(&self) -> &Shape;
+    /// The input's dtype.
+    fn dtype(&self) -> DType;
+    /// The input's dims.
+    fn dims(&self) -> &[usize] {
+        self.shape().dims()
+    }
+    /// The input's rank.
+    fn rank(&self) -> usize {
+        self.shape().rank()
+    }
+}
+
+/// A shape and a dtype: an inference input without data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorMeta {
+    /// Shape.
+    pub shape: Shape,
+    /// Element type.
+    pub dtype: DType,
+}
+
+impl InferInput for TensorMeta {
+    fn shape(&self) -> &Shape {
+        &self.shape
+    }
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+}
 
 /// The dtype that selects the kernel. See Note [Dispatch dtype].
-pub fn dispatch_dtype(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> DType {
+pub fn dispatch_dtype<I: InferInput>(op: OpId, inputs: &[&I], params: &OpParams) -> DType {
     match (op, params) {
         (OpId::Fill, OpParams::Fill { dtype, .. }) => *dtype,
         (OpId::Where, _) => inputs[1].dtype(),
@@ -25,12 +56,12 @@ pub fn dispatch_dtype(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) ->
     }
 }
 
-fn detail(inputs: &[InferInput<'_>]) -> String {
+fn detail<I: InferInput>(inputs: &[&I]) -> String {
     let d: Vec<_> = inputs.iter().map(|i| i.dtype().as_str()).collect();
     format!(" (dtypes {})", d.join(", "))
 }
 
-fn require(op: OpId, ok: bool, inputs: &[InferInput<'_>], what: &str) -> Result<()> {
+fn require<I: InferInput>(op: OpId, ok: bool, inputs: &[&I], what: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -73,7 +104,7 @@ fn reduced(shape: &Shape, dims: &[usize], keepdim: bool) -> Shape {
 ///
 /// # Errors
 /// Shape, dtype and argument errors naming the op.
-pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
+pub fn infer<I: InferInput>(op: OpId, inputs: &[&I], params: &OpParams) -> Result<(Shape, DType)> {
     use OpId::*;
     let name = op.name();
     let arity = op.def().arity as usize;
@@ -342,7 +373,7 @@ pub fn infer(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(
     .map_err(|e| add_detail(e, inputs))
 }
 
-fn add_detail(e: Error, inputs: &[InferInput<'_>]) -> Error {
+fn add_detail<I: InferInput>(e: Error, inputs: &[&I]) -> Error {
     match e {
         Error::ShapeMismatch {
             op,
@@ -422,7 +453,7 @@ fn check_reduce_dims(op: OpId, dims: &[usize], rank: usize) -> Result<()> {
     Ok(())
 }
 
-fn broadcast(op: OpId, inputs: &[InferInput<'_>]) -> Result<Shape> {
+fn broadcast<I: InferInput>(op: OpId, inputs: &[&I]) -> Result<Shape> {
     Shape::broadcast(op.name(), inputs[0].shape(), inputs[1].shape())
 }
 
@@ -442,7 +473,7 @@ fn index_rank_check(op: OpId, data: &Shape, index: &Shape, dim: usize) -> Result
     }
 }
 
-fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
+fn matmul_shape<I: InferInput>(op: OpId, inputs: &[&I]) -> Result<(Shape, DType)> {
     let (a, b) = (inputs[0].shape(), inputs[1].shape());
     require(
         op,
@@ -493,7 +524,7 @@ fn matmul_shape(op: OpId, inputs: &[InferInput<'_>]) -> Result<(Shape, DType)> {
     Ok((Shape::new(&out), inputs[0].dtype()))
 }
 
-fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
+fn conv_shape<I: InferInput>(op: OpId, inputs: &[&I], params: &OpParams) -> Result<(Shape, DType)> {
     let OpParams::Conv2d(p) = params else {
         return bad_params(op, params);
     };
@@ -557,7 +588,11 @@ fn conv_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<
 
 use super::WindowParams;
 
-fn window_shape(op: OpId, inputs: &[InferInput<'_>], params: &OpParams) -> Result<(Shape, DType)> {
+fn window_shape<I: InferInput>(
+    op: OpId,
+    inputs: &[&I],
+    params: &OpParams,
+) -> Result<(Shape, DType)> {
     let OpParams::Window(p) = params else {
         return bad_params(op, params);
     };

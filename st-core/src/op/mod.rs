@@ -1,11 +1,10 @@
 //! The one closed list of operations ([`OpId`]) and the definition of each ([`OpDef`]).
 //! See Note [Dispatch dtype] in `infer.rs`.
 
-pub mod custom;
 mod id;
 mod infer;
 mod params;
 
 pub use id::{OpDef, OpId, OpKind};
-pub use infer::{check_scalar, dispatch_dtype, infer};
+pub use infer::{check_scalar, dispatch_dtype, infer, InferInput, TensorMeta};
 pub use params::{Conv2dParams, DimVec, OpParams, WindowParams};

@@ -10,11 +10,11 @@
 //! here are `std::sync` ones, see Note [Bus locks across plugin libraries] in `events.rs`.
 
 use super::bus::Keep;
+use crate::dispatch::custom_op::CustomOp;
 use crate::dispatch::{custom_ops, CustomOpTable, FusedKernelFn, KernelCaps};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::events::{EventCallback, PluginEvent, PluginEventBus, SubscriptionId};
-use crate::op::custom::CustomOp;
 use crate::op::OpId;
 use std::any::Any;
 use std::collections::HashMap;

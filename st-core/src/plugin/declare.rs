@@ -241,8 +241,8 @@ pub fn layout_fingerprint() -> u64 {
     layouts!(h; Box<dyn Plugin>, PluginMetadata, PluginContext, PluginEvent, PluginEventBus,
         Error, Result<()>, crate::device::Device, super::metadata::PluginCapability,
         PluginDeclaration, String, Vec<Vec<usize>>, crate::events::PluginFault,
-        crate::events::EventCallback, crate::op::custom::CustomOp, crate::op::custom::Attrs,
-        crate::op::custom::CustomArgs<'static>, crate::dispatch::KernelInput<'static>,
+        crate::events::EventCallback, crate::dispatch::custom_op::CustomOp, crate::dispatch::custom_op::Attrs,
+        crate::dispatch::custom_op::CustomArgs<'static>, crate::dispatch::KernelInput<'static>,
         crate::dispatch::KernelOut<'static>, crate::dispatch::KernelArgs<'static>,
         crate::op::OpParams, crate::layout::Layout, crate::shape::Shape, crate::tensor::Tensor);
     h

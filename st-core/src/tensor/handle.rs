@@ -16,6 +16,17 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
+impl crate::op::InferInput for Tensor {
+    #[inline]
+    fn shape(&self) -> &Shape {
+        Tensor::shape(self)
+    }
+    #[inline]
+    fn dtype(&self) -> DType {
+        Tensor::dtype(self)
+    }
+}
+
 // Tensors cross threads (data loaders, the event bus, plugin callbacks, rayon kernels): a field
 // that is not `Send + Sync` must fail the build, not a user's program.
 const _: () = {

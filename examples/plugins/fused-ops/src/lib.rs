@@ -12,8 +12,8 @@
 //! Backends beyond the CPU add kernels to the same op: [`bias_gelu_op`] takes extra
 //! registrations, which is how `examples/custom_op.rs` adds a WGPU kernel.
 
+use st_core::dispatch::custom_op::CustomArgs;
 use st_core::dispatch::{KernelCaps, KernelOut};
-use st_core::op::custom::CustomArgs;
 use st_core::plugin::{Plugin, PluginCapability, PluginContext, PluginMetadata};
 use st_core::{Attrs, CustomOp, DType, Device, Element, Error, Result, Tensor};
 use std::any::Any;
