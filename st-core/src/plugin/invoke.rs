@@ -3,13 +3,13 @@
 //! see Note [Run-to-completion delivery] in `bus.rs`), and a thread-local set of the plugins this
 //! thread is inside refuses re-entrant calls that would deadlock on the plugin's own lock.
 
-use super::bus::{Handler, Keep};
-use super::bus_queue::{self as bus, HookScope};
 use super::context::PluginContext;
 use super::traits::Plugin;
 use crate::error::{Error, Result};
 use crate::events::panic_message;
+use crate::events::queue::{self as bus, HookScope};
 use crate::events::PluginEvent;
+use crate::events::{Handler, Keep};
 use parking_lot::{Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //! `TensorOp` unless the plugin asked for those with [`PluginContext::receive_tensor_ops`] (so
 //! loading a plugin does not make every op pay for timing and event construction).
 //!
-//! Delivery semantics (Note [Run-to-completion delivery] in `bus.rs`):
+//! Delivery semantics (Note [Run-to-completion delivery] in `events/bus_core.rs`):
 //! - an event published from inside a handler (a subscriber, `on_event`, an op run by either) or
 //!   a hook is queued and delivered on the same thread once that handler has returned and the
 //!   current event has reached every subscriber; no plugin lock is held while events are
@@ -27,8 +27,6 @@
 //! the plugin's side, its subscriptions are removed when it unloads, and its library stays
 //! mapped until the last call into it has returned (Note [Keeping plugin libraries mapped]).
 
-pub(crate) mod bus;
-mod bus_queue;
 mod contained;
 pub(crate) mod context;
 mod cpu_plugin;

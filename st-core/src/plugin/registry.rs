@@ -11,13 +11,13 @@
 //! Unloading never waits for, or closes, a dynamic plugin's library: calls still running in it
 //! hold it, and the last one to return closes it (Note [Keeping plugin libraries mapped]).
 
-use super::bus::Filter;
 use super::context::PluginContext;
 use super::invoke::{self, Outcome, PluginCell};
 use super::metadata::{PluginCapability, PluginMetadata};
 use super::resolve::{self, Node};
 use super::traits::{Plugin, PluginInfo, PluginState};
 use crate::error::{Error, Result};
+use crate::events::Filter;
 use crate::events::{panic_message, PluginEvent, PluginEventBus};
 use parking_lot::{Mutex, ReentrantMutex, RwLock};
 use std::any::Any;

@@ -29,9 +29,9 @@
 //! host code after the last call into the library has returned. Handler fields are declared
 //! before the keep-alive fields so the plugin's closures are dropped while its code is mapped.
 
-use super::bus_queue::{enter_publish, report, Entry, TargetKeeps};
-use super::context::Owner;
-use crate::events::{FaultKind, PluginEvent, PluginFault, SubscriptionId, MAX_PUBLISH_DEPTH};
+use super::event::{FaultKind, PluginEvent, PluginFault, SubscriptionId, MAX_PUBLISH_DEPTH};
+use super::owner::Owner;
+use super::queue::{enter_publish, report, Entry, TargetKeeps};
 use smallvec::SmallVec;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

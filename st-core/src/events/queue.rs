@@ -2,9 +2,9 @@
 //! runs a plugin hook, the hooks running, the causal chain and depth of the event being
 //! delivered, and fault reports. See Note [Run-to-completion delivery] in `bus.rs`.
 
-use super::bus::{BusCore, Keep};
-use super::context::Owner;
-use crate::events::{PluginEvent, PluginFault, FAULT_EVENT, MAX_PUBLISH_DEPTH};
+use super::bus_core::{BusCore, Keep};
+use super::event::{PluginEvent, PluginFault, FAULT_EVENT, MAX_PUBLISH_DEPTH};
+use super::owner::Owner;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::VecDeque;

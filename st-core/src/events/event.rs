@@ -16,8 +16,8 @@
 //! pointer stored in the bus, never through a static of whichever copy runs the code. Only
 //! wrapping a subscriber's callback runs in the caller's copy, on purpose (see `contain`).
 
-use crate::plugin::bus::{BusCore, Counter, Filter, Handler, HostBus};
-use crate::plugin::context::Owner;
+use super::bus_core::{BusCore, Counter, Filter, Handler, HostBus};
+use super::owner::Owner;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::mem::ManuallyDrop;
