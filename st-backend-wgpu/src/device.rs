@@ -19,8 +19,6 @@ pub const WG: u32 = 256;
 
 /// One opened adapter, device and queue, with its buffer pool and pipeline cache.
 pub struct Gpu {
-    /// The adapter.
-    pub adapter: wgpu::Adapter,
     /// The device.
     pub device: wgpu::Device,
     /// Its queue.
@@ -116,7 +114,6 @@ impl Gpu {
         }));
         let pool = BufferPool::new(device.clone());
         Ok(Gpu {
-            adapter,
             device,
             queue,
             info,

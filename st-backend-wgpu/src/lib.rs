@@ -21,16 +21,16 @@
 
 #![warn(missing_docs)]
 
-pub mod buffer;
+mod buffer;
 pub mod custom;
-pub mod device;
-pub mod error;
-pub mod kernels;
-pub mod pipeline_cache;
-pub mod plugin;
+mod device;
+mod error;
+mod kernels;
+mod pipeline_cache;
+mod plugin;
 
 pub use buffer::PoolStats;
-pub use device::{gpu, Gpu, WgpuBackend};
+pub use device::{WgpuBackend, DISABLE_F16_ENV};
 pub use pipeline_cache::PipelineStats;
 pub use plugin::WgpuBackendPlugin;
 
@@ -52,10 +52,37 @@ pub fn device(ordinal: usize) -> st_core::Result<st_core::Device> {
 /// # Errors
 /// `BackendUnavailable` when no adapter exists.
 pub fn pool_stats() -> st_core::Result<PoolStats> {
-    Ok(gpu()?.pool_stats())
+    Ok(device::gpu()?.pool_stats())
+}
+
+/// Frees the device memory of every cached (unused) buffer in the pool, as PyTorch's
+/// `torch.cuda.empty_cache()`; buffers held by tensors are untouched.
+///
+/// # Errors
+/// `BackendUnavailable` when no adapter exists.
+pub fn empty_cache() -> st_core::Result<()> {
+    device::gpu()?.pool.trim();
+    Ok(())
+}
+
+/// Pipeline cache counters of the opened device (compiled shaders, hits, misses).
+///
+/// # Errors
+/// `BackendUnavailable` when no adapter exists.
+pub fn pipeline_stats() -> st_core::Result<PipelineStats> {
+    Ok(device::gpu()?.pipeline_stats())
+}
+
+/// Whether the opened device runs f16 kernels (the adapter has `SHADER_F16` and
+/// [`DISABLE_F16_ENV`] is not set).
+///
+/// # Errors
+/// `BackendUnavailable` when no adapter exists.
+pub fn has_f16() -> st_core::Result<bool> {
+    Ok(device::gpu()?.has_f16())
 }
 
 /// Whether a WGPU adapter can be opened on this machine.
 pub fn is_available() -> bool {
-    gpu().is_ok()
+    device::gpu().is_ok()
 }

@@ -21,7 +21,7 @@ fn values(n: usize, seed: usize) -> Vec<f16> {
 }
 
 fn has_f16() -> Result<bool> {
-    Ok(st_backend_wgpu::gpu()?.has_f16())
+    st_backend_wgpu::has_f16()
 }
 
 /// Each op under test (named as its kernel reports it) with its f16 result, as read back.

@@ -11,7 +11,7 @@ mod common;
 mod known_gaps;
 
 use half::f16;
-use st_backend_wgpu::device::DISABLE_F16_ENV;
+use st_backend_wgpu::DISABLE_F16_ENV;
 use st_core::backend::backend;
 use st_core::testing::{run_forward, spec};
 use st_core::{DType, Error, OpId, Result, Tensor};
@@ -22,7 +22,7 @@ fn without_shader_f16_every_f16_op_fails_clearly() -> Result<()> {
     let Some(dev) = common::wgpu_device() else {
         return Ok(());
     };
-    assert!(!st_backend_wgpu::gpu()?.has_f16());
+    assert!(!st_backend_wgpu::has_f16()?);
     let reason = backend(dev.backend())?
         .dtype_unsupported(dev.ordinal(), DType::F16)
         .expect("f16 is reported unsupported");

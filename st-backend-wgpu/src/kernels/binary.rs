@@ -38,6 +38,7 @@ fn expr(op: OpId, dt: DType) -> Option<&'static str> {
 ///
 /// # Errors
 /// [`super::no_wgsl`] when the pair has no kernel.
+#[cfg(test)]
 pub fn wgsl(op: OpId, dt: DType) -> Result<String> {
     let e = expr(op, dt).ok_or_else(|| super::no_wgsl(op.name(), dt))?;
     super::elementwise_wgsl(op.name(), LIB, &[dt, dt], dt, e)

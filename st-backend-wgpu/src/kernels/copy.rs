@@ -6,7 +6,7 @@
 use super::ternary::{scalar_expr, scalar_words};
 use super::Elementwise;
 use st_core::dispatch::KernelArgs;
-use st_core::op::{OpId, OpParams};
+use st_core::op::OpParams;
 use st_core::register_kernel;
 use st_core::{DType, Error, Result};
 
@@ -26,24 +26,25 @@ fn copy_expr(dt: DType) -> &'static str {
 ///
 /// # Errors
 /// [`super::no_wgsl`] for an op outside this family or a dtype WGSL cannot load.
-pub fn wgsl(op: OpId, dt: DType) -> Result<Vec<String>> {
+#[cfg(test)]
+pub fn wgsl(op: st_core::OpId, dt: DType) -> Result<Vec<String>> {
     let name = op.name();
     match op {
-        OpId::Copy => Ok(vec![super::elementwise_wgsl(
+        st_core::OpId::Copy => Ok(vec![super::elementwise_wgsl(
             name,
             LIB,
             &[dt],
             dt,
             copy_expr(dt),
         )?]),
-        OpId::Fill => Ok(vec![super::elementwise_wgsl(
+        st_core::OpId::Fill => Ok(vec![super::elementwise_wgsl(
             name,
             LIB,
             &[],
             dt,
             scalar_expr(dt),
         )?]),
-        OpId::Cast => DType::ALL
+        st_core::OpId::Cast => DType::ALL
             .iter()
             .filter_map(|&to| cast_expr(dt, to).map(|e| (to, e)))
             .map(|(to, e)| super::elementwise_wgsl(name, LIB, &[dt], to, e))

@@ -21,7 +21,9 @@ pub mod unary;
 mod validate;
 
 pub(crate) use shader::elementwise_kernels;
+#[cfg(test)]
+pub use shader::elementwise_wgsl;
 pub use shader::{
-    bytes_of, dev, elementwise_wgsl, enable, float_prelude, loader, no_wgsl, raw, require_f16,
-    storage_type, wgsl_type, Elementwise, Meta, COMMON,
+    bytes_of, dev, enable, float_prelude, loader, no_wgsl, raw, require_f16, storage_type,
+    wgsl_type, Elementwise, Meta, COMMON,
 };
