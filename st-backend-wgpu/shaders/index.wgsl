@@ -1,6 +1,7 @@
 // cat, index_select, gather and scatter_add (src/kernels/index.rs) for 1-word (f32, i32) and
 // 2-word (i64) elements; slot 0 of meta holds the words per element. Index tensors are i64
-// (two words, low first); their range is validated on the host before the dispatch.
+// (two words, low first); the kernels check their range on the device (Note [Device-side
+// index checks] in src/kernels/index.rs): an out-of-range index is recorded in `st_err`.
 //
 // The generated prelude aliases the data element `st_w` (`u32` words, or `f16` for the f16
 // variant, one element per "word") and defines `st_w2f` / `st_f2w` (the element as f32 and
@@ -11,7 +12,22 @@
 @group(0) @binding(1) var<storage, read> x: array<st_w>;
 @group(0) @binding(2) var<storage, read_write> out: array<st_w>;
 @group(0) @binding(3) var<storage, read> idx: array<u32>;
-@group(0) @binding(4) var<storage, read> src: array<st_w>;
+// [flag, index low word, index high word, unused], zeroed before the dispatch.
+@group(0) @binding(4) var<storage, read_write> st_err: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read> src: array<st_w>;
+
+// Whether the i64 index (lo, hi) lies in [0, size); the first invocation that finds one
+// outside records it.
+fn st_index_ok(lo: u32, hi: u32, size: u32) -> bool {
+    if (hi == 0u && lo < size) {
+        return true;
+    }
+    if (atomicExchange(&st_err[0], 1u) == 0u) {
+        atomicStore(&st_err[1], lo);
+        atomicStore(&st_err[2], hi);
+    }
+    return false;
+}
 
 fn st_copy_words(dst: u32, at: u32) {
     let words = st_meta[2];
@@ -31,15 +47,19 @@ fn cat_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 // index_select / gather: out[t] = x[view0(t) + idx[view1(t)] * s2], where view 0 has a zero
-// stride along the indexed dim and s2 is x's stride there.
+// stride along the indexed dim, s2 is x's stride there and s3 its size.
 @compute @workgroup_size(256)
 fn take(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let t = st_tid(gid, nwg);
     if (t >= st_meta[0]) {
         return;
     }
-    let i = bitcast<i32>(idx[2u * st_view_off(1u, t)]);
-    let at = i32(st_view_off(0u, t)) + i * st_si(2u);
+    let e = st_view_off(1u, t);
+    let lo = idx[2u * e];
+    if (!st_index_ok(lo, idx[2u * e + 1u], st_su(3u))) {
+        return;
+    }
+    let at = i32(st_view_off(0u, t)) + i32(lo) * st_si(2u);
     st_copy_words(t, u32(at));
 }
 
@@ -81,8 +101,12 @@ fn st_scatter_value(t: u32) -> f32 {
     let is = bitcast<i32>(st_meta[vb1 + 1u + d]);
     let ss = bitcast<i32>(st_meta[vb2 + 1u + d]);
     for (var j = 0u; j < n; j = j + 1u) {
-        let iv = bitcast<i32>(idx[2u * u32(ib + i32(j) * is)]);
-        if (iv == i32(pd)) {
+        let e = u32(ib + i32(j) * is);
+        let lo = idx[2u * e];
+        if (!st_index_ok(lo, idx[2u * e + 1u], st_meta[6u + d])) {
+            continue;
+        }
+        if (lo == pd) {
             acc = st_round(acc + st_w2f(src[u32(sb + i32(j) * ss)]));
         }
     }

@@ -2,11 +2,21 @@
 //! gather move whole words, so they serve f32, i32 and i64, and `f16` elements in the f16
 //! variant (Note [f16 kernels]); scatter_add adds f32 or f16 (rounded after each addition, as
 //! the CPU kernel does).
-//! Index tensors (i64) are range-checked on the host before the dispatch (one read-back of the
-//! index tensor), so an out-of-range index is an `IndexOutOfRange` error as on the CPU.
+//! Index tensors (i64) are range-checked on the device (Note [Device-side index checks]), so an
+//! out-of-range index is an `IndexOutOfRange` error naming it, as on the CPU.
+//!
+//! # Note [Device-side index checks]
+//!
+//! `take` and `scatter_add` check every index they read against the indexed dim's size; the
+//! first invocation that finds one outside records it in a 16-byte flag buffer (zeroed before
+//! the dispatch) and the kernel skips it. After the dispatch the host reads those 16 bytes, not
+//! the index tensor, and returns `IndexOutOfRange` with the recorded index. When the indexed
+//! dim is empty every index is out of range but no invocation may run (the output is empty):
+//! the host then reads the first index alone to name it.
 
 use super::{dev, raw, Meta, COMMON};
-use crate::device::read_back;
+use crate::buffer::WgpuBuffer;
+use crate::device::{read_back, Gpu};
 use st_core::backend::Storage;
 use st_core::dispatch::{KernelArgs, KernelInput};
 use st_core::op::{OpId, OpParams};
@@ -79,23 +89,37 @@ fn meta(
     Ok(m)
 }
 
-fn check_indices(op: &'static str, idx: &KernelInput<'_>, size: usize) -> Result<()> {
-    let l = &idx.layout;
-    if l.numel() == 0 {
+/// A zeroed flag buffer for the device-side check (Note [Device-side index checks]).
+fn err_buffer(g: &Gpu) -> WgpuBuffer {
+    let b = g.alloc(16);
+    g.queue.write_buffer(b.raw(), 0, &[0u8; 16]);
+    b
+}
+
+/// Reads the flag buffer after the dispatch.
+fn check_flag(op: &'static str, err: &WgpuBuffer, size: usize) -> Result<()> {
+    let bytes = read_back(err, DType::I32, 0, 4)?;
+    let w: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if w[0] == 0 {
         return Ok(());
     }
-    let all = read_back(idx.buffer()?, DType::I64, 0, l.max_extent())?;
-    let vals: Vec<i64> = all
-        .chunks_exact(8)
-        .map(|c| i64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect();
-    for o in l.offsets() {
-        let i = vals[o];
-        if i < 0 || i as u64 >= size as u64 {
-            return Err(Error::IndexOutOfRange { op, index: i, size });
-        }
+    let index = ((u64::from(w[2]) << 32) | u64::from(w[1])) as i64;
+    Err(Error::IndexOutOfRange { op, index, size })
+}
+
+/// Every index is out of range of an empty dim, though no invocation may run: names the first.
+fn check_empty_dim(op: &'static str, idx: &KernelInput<'_>, size: usize) -> Result<()> {
+    let l = &idx.layout;
+    if size > 0 || l.numel() == 0 {
+        return Ok(());
     }
-    Ok(())
+    let first = l.offsets().next().unwrap_or(0);
+    let b = read_back(idx.buffer()?, DType::I64, first, 1)?;
+    let index = i64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    Err(Error::IndexOutOfRange { op, index, size })
 }
 
 fn cat(args: &KernelArgs<'_>) -> Result<Storage> {
@@ -148,7 +172,10 @@ fn take(args: &KernelArgs<'_>) -> Result<Storage> {
     let xl = &x.layout;
     let rank = args.out_shape.rank();
     let size = if xl.rank() == 0 { 1 } else { xl.dims()[d] };
-    check_indices(op, idx, size)?;
+    if u32::try_from(size).is_err() {
+        return Err(crate::error::too_large(op, size));
+    }
+    check_empty_dim(op, idx, size)?;
     let x_d_stride = if xl.rank() == 0 { 0 } else { xl.strides()[d] };
     let mut x_strides = xl.strides().to_vec();
     if rank > 0 {
@@ -164,13 +191,14 @@ fn take(args: &KernelArgs<'_>) -> Result<Storage> {
     let m = meta(
         op,
         args.out_shape,
-        [w, 0, x_d_stride as i32 as u32, 0],
+        [w, 0, x_d_stride as i32 as u32, size as u32],
         &views,
     )?;
     let g = dev()?;
     let out = g.alloc(args.out_shape.numel() * args.out_dtype.size_in_bytes());
     let src = || source(x.dtype);
-    let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?];
+    let err = err_buffer(&g);
+    let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?, err.raw()];
     g.run(
         key(x.dtype),
         "take",
@@ -179,6 +207,7 @@ fn take(args: &KernelArgs<'_>) -> Result<Storage> {
         &bufs,
         g.grid_1d(args.out_shape.numel() as u64),
     )?;
+    check_flag(op, &err, size)?;
     Ok(Storage::new(out))
 }
 
@@ -198,7 +227,11 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
     }
     super::require_f16(op, [x.dtype])?;
     let xl = &x.layout;
-    check_indices(op, idx, if xl.rank() == 0 { 1 } else { xl.dims()[d] })?;
+    let size = if xl.rank() == 0 { 1 } else { xl.dims()[d] };
+    if u32::try_from(size).is_err() {
+        return Err(crate::error::too_large(op, size));
+    }
+    check_empty_dim(op, idx, size)?;
     let rank = xl.rank();
     let shp = 6 + rank + 3 * (rank + 1);
     let views = [
@@ -213,7 +246,14 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
     let g = dev()?;
     let out = g.alloc(super::bytes_of(args.out_shape.numel(), x.dtype));
     let src = || source(x.dtype);
-    let bufs = [raw(x, op)?, out.raw(), raw(idx, op)?, raw(src_t, op)?];
+    let err = err_buffer(&g);
+    let bufs = [
+        raw(x, op)?,
+        out.raw(),
+        raw(idx, op)?,
+        err.raw(),
+        raw(src_t, op)?,
+    ];
     g.run(
         key(x.dtype),
         "scatter_add",
@@ -222,6 +262,7 @@ fn scatter_add(args: &KernelArgs<'_>) -> Result<Storage> {
         &bufs,
         g.grid_1d(args.out_shape.numel() as u64),
     )?;
+    check_flag(op, &err, size)?;
     Ok(Storage::new(out))
 }
 
