@@ -33,16 +33,7 @@ fn fo_gelu_grad(u: f32) -> f32 {
 /// Adds the WGPU kernels to the plugin's definitions.
 fn with_wgpu(op: CustomOp, expr: &'static str) -> CustomOp {
     op.kernel("wgpu", &[DType::F32], move |a, out| {
-        st_backend_wgpu::custom::elementwise_into(
-            a.op,
-            WGSL_LIB,
-            expr,
-            a.inputs,
-            out,
-            a.out_shape,
-            a.out_dtype,
-            a.device,
-        )
+        st_backend_wgpu::custom::elementwise_into(a, out, WGSL_LIB, expr)
     })
 }
 

@@ -1,60 +1,57 @@
 //! WGPU kernels for custom ops ([`st_core::CustomOp`]): an elementwise WGSL expression over
-//! the op's inputs, compiled once per (op, dtypes, expression, library) and run into the output
-//! buffer the dispatcher gives the kernel, with the built-in kernels' broadcasting, strides
-//! and dtype handling (Note [f16 kernels], Note [Strided stores]).
+//! the op's inputs, compiled once per (op, dtypes, expression, library hash) and run into the
+//! output buffer the dispatcher gives the kernel, with the built-in kernels' broadcasting,
+//! strides and dtype handling (Note [f16 kernels], Note [Strided stores]).
 //!
 //! ```ignore
 //! op.kernel("wgpu", &[DType::F32], |a, out| {
-//!     st_backend_wgpu::custom::elementwise_into(
-//!         a.op, LIB, "my_gelu(x0 + x1)", a.inputs, out, a.out_shape, a.out_dtype, a.device,
-//!     )
+//!     st_backend_wgpu::custom::elementwise_into(a, out, LIB, "my_gelu(x0 + x1)")
 //! })
 //! ```
 
 use crate::kernels::Elementwise;
-use st_core::dispatch::{KernelInput, KernelOut};
-use st_core::{DType, Device, Error, Result, Shape};
+use st_core::dispatch::custom_op::CustomArgs;
+use st_core::dispatch::KernelOut;
+use st_core::{Error, Result};
 use std::hash::{Hash, Hasher};
 
-/// Runs `out[i] = expr(x0, x1, ...)` on the WGPU device: `x{k}` is input `k` at element `i`
-/// (inputs arrive broadcast to `out_shape`; f16 inputs also as `h{k}: f16`, `x{k}` being their
-/// f32 value), `lib` holds the WGSL functions `expr` calls, and the result (of WGSL type f32,
-/// i32 or u32 for bool/u8) is stored into `out` as `out_dtype`.
+/// Runs `out[i] = expr(x0, x1, ...)` for the custom op call `a` on the WGPU device: `x{k}` is
+/// input `k` at element `i` (inputs arrive broadcast to the output shape; f16 inputs also as
+/// `h{k}: f16`, `x{k}` being their f32 value), `lib` holds the WGSL functions `expr` calls, and
+/// the result (of WGSL type f32, i32 or u32 for bool/u8) is stored into `out` as the op's
+/// output dtype.
 ///
 /// # Errors
-/// [`Error::DeviceMismatch`] when `device` is not a WGPU device; a dtype WGSL kernels cannot
-/// load; `BackendUnavailable`; a shader that does not compile, as a backend error naming `op`.
-#[allow(clippy::too_many_arguments)]
+/// [`Error::DeviceMismatch`] when the call is not on a WGPU device; a dtype WGSL kernels cannot
+/// load; `BackendUnavailable`; a shader that does not compile, as a backend error naming the op.
 pub fn elementwise_into(
-    op: &'static str,
+    a: &CustomArgs<'_>,
+    out: &mut KernelOut<'_>,
     lib: &str,
     expr: &str,
-    inputs: &[KernelInput<'_>],
-    out: &mut KernelOut<'_>,
-    out_shape: &Shape,
-    out_dtype: DType,
-    device: Device,
 ) -> Result<()> {
-    if device.backend().name() != "wgpu" {
+    let op = a.op;
+    if a.device.backend().name() != "wgpu" {
         return Err(Error::DeviceMismatch {
             op,
-            devices: vec![device.to_string(), "wgpu (the kernel's backend)".into()],
+            devices: vec![a.device.to_string(), "wgpu (the kernel's backend)".into()],
         });
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (lib, expr).hash(&mut h);
-    let dtypes: Vec<String> = inputs.iter().map(|i| i.dtype.to_string()).collect();
+    lib.hash(&mut h);
+    let dtypes: Vec<String> = a.inputs.iter().map(|i| i.dtype.to_string()).collect();
     Elementwise {
         key: format!(
-            "custom/{op}/{}/{out_dtype}/{:016x}",
+            "custom/{op}/{}/{}/{expr}/{:016x}",
             dtypes.join(","),
+            a.out_dtype,
             h.finish()
         ),
         lib,
-        inputs,
-        out: out_dtype,
+        inputs: a.inputs,
+        out: a.out_dtype,
         expr: expr.to_string(),
         scalars: [0; 4],
     }
-    .run_into(op, out_shape, out)
+    .run_into(op, a.out_shape, out)
 }
