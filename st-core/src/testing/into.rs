@@ -2,9 +2,9 @@
 //! and matmul kernel a backend registers, written into existing tensors through
 //! [`dispatch_into`] — a fresh contiguous tensor, a permuted, stepped view with an offset into
 //! a larger buffer, and in place (input 0 as the destination, contiguous and as that view) —
-//! must give exactly what the out-of-place op gives on the same backend (which the forward
-//! tests check against the reference), and must leave every element outside the view as it
-//! was. Kernels with an output-buffer form are checked through it; the others through the
+//! must agree with the out-of-place op on the same backend (which the forward tests check
+//! against the reference; within the dtype's tolerance, exactly for integers and bool), and
+//! must leave every element outside the view as it was. Kernels with an output-buffer form are checked through it; the others through the
 //! dispatcher's compute-and-copy fallback, so both paths are covered.
 
 use super::run::compare;
