@@ -1,1 +1,5 @@
-//! Runnable SpiralTorch examples; see `examples/`.
+//! Runnable SpiralTorch examples (see `examples/`) and the data they share.
+
+#![warn(missing_docs)]
+
+pub mod digits;

@@ -163,9 +163,37 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// A state dict that does not fit a module (`load_state_dict`): keys the module has and
+    /// the state lacks, keys the module lacks, and keys whose shapes differ.
+    #[error(
+        "load_state_dict: {}",
+        state_dict_detail(missing, unexpected, mismatched)
+    )]
+    StateDict {
+        /// Keys of the module that the state dict lacks.
+        missing: Vec<String>,
+        /// Keys of the state dict that the module lacks.
+        unexpected: Vec<String>,
+        /// `name: checkpoint [..], model [..]` for each key whose shapes differ.
+        mismatched: Vec<String>,
+    },
     /// A state that should be impossible; reaching it is a bug in SpiralTorch.
     #[error("internal error (please report): {0}")]
     Internal(String),
+}
+
+fn state_dict_detail(missing: &[String], unexpected: &[String], mismatched: &[String]) -> String {
+    let mut parts = Vec::new();
+    for (what, keys) in [
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("size mismatch", mismatched),
+    ] {
+        if !keys.is_empty() {
+            parts.push(format!("{what}: {}", keys.join(", ")));
+        }
+    }
+    parts.join("; ")
 }
 
 impl Error {

@@ -15,7 +15,7 @@
 //! offset before the store, with `atomicLoad` when the binding is atomic.
 
 use super::shader::{loader, native_f16, raw, require_f16, storage_type, value_fn};
-use super::{Elementwise, Meta, COMMON};
+use super::{Elementwise, COMMON};
 use crate::buffer::WgpuBuffer;
 use crate::device::gpu;
 use st_core::dispatch::KernelOut;
@@ -159,14 +159,7 @@ impl Elementwise<'_> {
         if n == 0 {
             return Ok(());
         }
-        let mut m = Meta::default();
-        m.u(op, n)?.u(op, shape.rank())?;
-        for w in self.scalars {
-            m.bits(w);
-        }
-        for &d in shape.dims() {
-            m.u(op, d)?;
-        }
+        let mut m = self.meta_head(op, shape)?;
         let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(self.inputs.len() + 1);
         for inp in self.inputs {
             m.view(op, inp.layout, shape)?;

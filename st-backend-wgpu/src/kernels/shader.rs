@@ -277,6 +277,19 @@ pub(crate) fn value_fn(s: &mut String, inputs: &[DType], out: DType, f16_out: bo
 }
 
 impl Elementwise<'_> {
+    /// The `meta` words before the views: numel, rank, the scalar slots, the output shape.
+    pub(crate) fn meta_head(&self, op: &'static str, shape: &Shape) -> Result<Meta> {
+        let mut m = Meta::default();
+        m.u(op, shape.numel())?.u(op, shape.rank())?;
+        for w in self.scalars {
+            m.bits(w);
+        }
+        for &d in shape.dims() {
+            m.u(op, d)?;
+        }
+        Ok(m)
+    }
+
     /// Runs the kernel for `args`, returning the contiguous output.
     ///
     /// # Errors
@@ -293,14 +306,7 @@ impl Elementwise<'_> {
         let shape = args.out_shape;
         let n = shape.numel();
         let out = g.alloc(bytes_of(n, self.out));
-        let mut m = Meta::default();
-        m.u(op, n)?.u(op, shape.rank())?;
-        for w in self.scalars {
-            m.bits(w);
-        }
-        for &d in shape.dims() {
-            m.u(op, d)?;
-        }
+        let mut m = self.meta_head(op, shape)?;
         let mut bufs: Vec<&wgpu::Buffer> = Vec::with_capacity(self.inputs.len() + 1);
         for inp in self.inputs {
             m.view(op, inp.layout, shape)?;

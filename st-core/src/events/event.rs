@@ -69,6 +69,15 @@ pub enum PluginEvent {
         /// Metrics by name (loss, accuracy, ...).
         metrics: BTreeMap<String, f64>,
     },
+    /// A training batch ended (the trainer publishes one per optimizer step).
+    BatchEnd {
+        /// Epoch index.
+        epoch: usize,
+        /// Batch index within the epoch.
+        batch: usize,
+        /// Metrics by name (loss, samples, ...).
+        metrics: BTreeMap<String, f64>,
+    },
     /// The default device changed.
     BackendChanged {
         /// New backend (`"wgpu:0"`).
@@ -102,6 +111,7 @@ impl PluginEvent {
             PluginEvent::TensorOp { .. } => "TensorOp",
             PluginEvent::EpochStart { .. } => "EpochStart",
             PluginEvent::EpochEnd { .. } => "EpochEnd",
+            PluginEvent::BatchEnd { .. } => "BatchEnd",
             PluginEvent::BackendChanged { .. } => "BackendChanged",
             PluginEvent::Custom { event_type, .. } => event_type,
         }

@@ -36,6 +36,10 @@ pub struct OpRecord {
 struct ProfilerState {
     origin: Instant,
     records: Vec<OpRecord>,
+    /// Training events as Chrome trace events: an `"X"` span per epoch, an instant per batch.
+    training: Vec<Value>,
+    /// Start (µs) of the epoch in progress.
+    epoch_start: Option<(usize, f64)>,
 }
 
 /// Shared access to a profiler's records, usable after the plugin is registered (also available
@@ -81,10 +85,51 @@ impl ProfilerHandle {
     pub fn clear(&self) {
         let mut s = self.state.lock();
         s.records.clear();
+        s.training.clear();
+        s.epoch_start = None;
         s.origin = Instant::now();
     }
 
     fn record(&self, event: &PluginEvent) {
+        match event {
+            PluginEvent::EpochStart { epoch } => {
+                let mut s = self.state.lock();
+                let now = s.origin.elapsed().as_secs_f64() * 1e6;
+                s.epoch_start = Some((*epoch, now));
+                return;
+            }
+            PluginEvent::EpochEnd { epoch, metrics } => {
+                let mut s = self.state.lock();
+                let now = s.origin.elapsed().as_secs_f64() * 1e6;
+                let start = match s.epoch_start.take() {
+                    Some((e, t)) if e == *epoch => t,
+                    _ => now,
+                };
+                let ev = json!({
+                    "name": format!("epoch {epoch}"), "cat": "training", "ph": "X",
+                    "ts": start, "dur": now - start, "pid": std::process::id(),
+                    "tid": thread_number(), "args": { "epoch": epoch, "metrics": metrics },
+                });
+                s.training.push(ev);
+                return;
+            }
+            PluginEvent::BatchEnd {
+                epoch,
+                batch,
+                metrics,
+            } => {
+                let mut s = self.state.lock();
+                let now = s.origin.elapsed().as_secs_f64() * 1e6;
+                let ev = json!({
+                    "name": "batch", "cat": "training", "ph": "i", "s": "t", "ts": now,
+                    "pid": std::process::id(), "tid": thread_number(),
+                    "args": { "epoch": epoch, "batch": batch, "metrics": metrics },
+                });
+                s.training.push(ev);
+                return;
+            }
+            _ => {}
+        }
         if let PluginEvent::TensorOp {
             op,
             backend,
@@ -111,11 +156,11 @@ impl ProfilerHandle {
     }
 
     /// The Chrome trace: `{"traceEvents": [...], "displayTimeUnit": "ns"}` with one complete
-    /// (`"ph": "X"`) event per op; op, backend, dtype and shapes are in `args`.
+    /// (`"ph": "X"`) event per op (op, backend, dtype and shapes in `args`), one per training
+    /// epoch (`"cat": "training"`, metrics in `args`) and an instant event per batch.
     pub fn chrome_trace(&self) -> Value {
-        let events: Vec<Value> = self
-            .state
-            .lock()
+        let s = self.state.lock();
+        let mut events: Vec<Value> = s
             .records
             .iter()
             .map(|r| {
@@ -137,6 +182,7 @@ impl ProfilerHandle {
                 })
             })
             .collect();
+        events.extend(s.training.iter().cloned());
         json!({ "traceEvents": events, "displayTimeUnit": "ns" })
     }
 
@@ -186,6 +232,8 @@ impl OpProfiler {
                 state: Arc::new(Mutex::new(ProfilerState {
                     origin: Instant::now(),
                     records: Vec::new(),
+                    training: Vec::new(),
+                    epoch_start: None,
                 })),
             },
             output: None,

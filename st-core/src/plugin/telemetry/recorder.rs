@@ -37,6 +37,11 @@ pub fn event_to_json(event: &PluginEvent) -> Value {
         PluginEvent::EpochEnd { epoch, metrics } => {
             json!({ "event": "EpochEnd", "epoch": epoch, "metrics": metrics })
         }
+        PluginEvent::BatchEnd {
+            epoch,
+            batch,
+            metrics,
+        } => json!({ "event": "BatchEnd", "epoch": epoch, "batch": batch, "metrics": metrics }),
         PluginEvent::BackendChanged { backend } => {
             json!({ "event": "BackendChanged", "backend": backend })
         }

@@ -1,0 +1,7 @@
+//! Datasets and the [`DataLoader`].
+
+mod dataset;
+mod loader;
+
+pub use dataset::{Dataset, TensorDataset};
+pub use loader::{Batches, DataLoader, DataLoaderConfig};
