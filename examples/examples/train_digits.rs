@@ -10,20 +10,14 @@
 use clap::{Parser, ValueEnum};
 use st_core::plugin::telemetry::OpProfiler;
 use st_core::plugin::{global_registry, init_plugin_system};
-use st_core::{manual_seed, Device, Result};
+use st_core::{Device, Result};
 use st_examples::digits::{default_path, Digits};
-use st_nn::data::{DataLoader, DataLoaderConfig};
-use st_nn::layers::{Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Relu};
-use st_nn::loss::CrossEntropyLoss;
-use st_nn::optim::{Adam, AdamConfig};
-use st_nn::schedule::{CosineAnnealingLr, LrScheduler};
-use st_nn::trainer::{Monitor, Trainer, TrainerConfig};
-use st_nn::{Module, Sequential};
+use st_examples::train::{train, Model, TrainOptions};
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Model {
+enum ModelArg {
     /// 64 → 128 → 10 with ReLU.
     Mlp,
     /// Two 3×3 convolutions with max pooling, then a linear classifier.
@@ -41,7 +35,7 @@ enum Backend {
 struct Args {
     /// Model to train.
     #[arg(long, value_enum, default_value = "mlp")]
-    model: Model,
+    model: ModelArg,
     /// Device to train on.
     #[arg(long, value_enum, default_value = "cpu")]
     device: Backend,
@@ -68,34 +62,6 @@ struct Args {
     data: Option<PathBuf>,
 }
 
-fn model(kind: Model, device: &Device) -> Result<Sequential> {
-    let mut m = match kind {
-        Model::Mlp => Sequential::new()
-            .push(Linear::new(64, 128)?)
-            .push(Relu)
-            .push(Linear::new(128, 10)?),
-        Model::Cnn => {
-            let same = Conv2dConfig {
-                padding: [1, 1],
-                ..Default::default()
-            };
-            let conv =
-                |i, o| Conv2d::build(i, o, [3, 3], same, st_core::DType::F32, &Device::cpu());
-            Sequential::new()
-                .push(conv(1, 16)?)
-                .push(Relu)
-                .push(MaxPool2d::new(2))
-                .push(conv(16, 32)?)
-                .push(Relu)
-                .push(MaxPool2d::new(2))
-                .push(Flatten::default())
-                .push(Linear::new(32 * 2 * 2, 10)?)
-        }
-    };
-    m.to(device)?;
-    Ok(m)
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let device = match args.device {
@@ -113,72 +79,33 @@ fn main() -> Result<()> {
         }
         None => None,
     };
-
     let digits = Digits::load(&args.data.clone().unwrap_or_else(default_path))?;
-    let images = matches!(args.model, Model::Cnn);
-    let (train, test) = digits.split(0.2, args.seed, images, &Device::cpu())?;
-    println!(
-        "digits: {} train / {} test images, {:?} on {device}",
-        train.tensors()[0].dims()[0],
-        test.tensors()[0].dims()[0],
-        args.model
-    );
-    manual_seed(args.seed);
-    let net = model(args.model, &device)?;
-    println!("model: {} parameters", net.num_parameters());
-
-    let loader = |ds, shuffle| {
-        DataLoader::new(
-            ds,
-            DataLoaderConfig {
-                batch_size: args.batch_size,
-                shuffle,
-                seed: args.seed,
-                ..Default::default()
-            },
-        )
-    };
-    let (mut train_loader, mut test_loader) = (loader(train, true)?, loader(test, false)?);
-    let mut opt = Adam::new(
-        net.parameters(),
-        AdamConfig {
-            lr: args.lr,
-            ..Default::default()
+    let opts = TrainOptions {
+        model: match args.model {
+            ModelArg::Mlp => Model::Mlp,
+            ModelArg::Cnn => Model::Cnn,
         },
-    )?;
-    let schedule = CosineAnnealingLr {
-        t_max: args.epochs,
-        eta_min: 0.0,
+        device,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        seed: args.seed,
+        checkpoint_dir: Some(args.checkpoint_dir.clone()),
+        progress: true,
     };
-    let scheduler = LrScheduler::new(&mut opt, schedule)?;
-    let loss = CrossEntropyLoss::default();
-    let mut trainer = Trainer::new(
-        &net,
-        opt,
-        move |out, y| loss.forward(out, y),
-        TrainerConfig {
-            epochs: args.epochs,
-            monitor: Monitor::ValAccuracy,
-            checkpoint_dir: Some(args.checkpoint_dir.clone()),
-            checkpoint_every: 10,
-            ..Default::default()
-        },
-    )
-    .with_scheduler(scheduler);
-
     let start = Instant::now();
-    trainer.fit(&mut train_loader, Some(&mut test_loader))?;
-    let secs = start.elapsed().as_secs_f64();
-    let last = trainer.evaluate(&mut test_loader)?;
+    let (test, history) = train(&digits, &opts)?;
     println!(
-        "test accuracy {:.2}% (loss {:.4}) after {} epochs in {secs:.1} s",
-        100.0 * last["accuracy"],
-        last["loss"],
-        trainer.epoch()
+        "test accuracy {:.2}% (loss {:.4}) after {} epochs in {:.1} s",
+        100.0 * test["accuracy"],
+        test["loss"],
+        history.len(),
+        start.elapsed().as_secs_f64()
     );
-    let best = args.checkpoint_dir.join("best.safetensors");
-    println!("best checkpoint: {}", best.display());
-
+    println!(
+        "checkpoints: {}",
+        args.checkpoint_dir.join("best.safetensors").display()
+    );
     if let Some((handle, path)) = profiler {
         handle.write_chrome_trace(&path)?;
         println!("trace: {} ({} ops recorded)", path.display(), handle.len());

@@ -308,15 +308,11 @@ impl LrScheduler {
         m
     }
 
-    /// Restores a [`state_dict`](LrScheduler::state_dict) and sets `opt`'s rates from it.
+    /// The `(last_epoch, base_lrs)` of `state`, checked against this scheduler's groups.
     ///
     /// # Errors
-    /// [`Error::StateDict`] when a key is missing.
-    pub fn load_state_dict(
-        &mut self,
-        state: &BTreeMap<String, f64>,
-        opt: &mut dyn Optimizer,
-    ) -> Result<()> {
+    /// [`Error::StateDict`] naming the missing keys.
+    pub fn check_state(&self, state: &BTreeMap<String, f64>) -> Result<(usize, Vec<f64>)> {
         let mut missing = Vec::new();
         let last = state.get("last_epoch").copied();
         if last.is_none() {
@@ -329,14 +325,37 @@ impl LrScheduler {
                 None => missing.push(format!("base_lrs.{i}")),
             }
         }
-        if !missing.is_empty() {
+        let extra: Vec<String> = state
+            .keys()
+            .filter(|k| {
+                let base_index = k
+                    .strip_prefix("base_lrs.")
+                    .and_then(|i| i.parse::<usize>().ok());
+                *k != "last_epoch" && base_index.is_none_or(|i| i >= self.base_lrs.len())
+            })
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !extra.is_empty() {
             return Err(Error::StateDict {
                 missing,
-                unexpected: vec![],
+                unexpected: extra,
                 mismatched: vec![],
             });
         }
-        self.last_epoch = last.unwrap_or(0.0) as usize;
+        Ok((last.unwrap_or(0.0) as usize, bases))
+    }
+
+    /// Restores a [`state_dict`](LrScheduler::state_dict) and sets `opt`'s rates from it.
+    ///
+    /// # Errors
+    /// As [`check_state`](LrScheduler::check_state); nothing changes then.
+    pub fn load_state_dict(
+        &mut self,
+        state: &BTreeMap<String, f64>,
+        opt: &mut dyn Optimizer,
+    ) -> Result<()> {
+        let (last, bases) = self.check_state(state)?;
+        self.last_epoch = last;
         self.base_lrs = bases;
         self.apply(opt);
         Ok(())

@@ -118,7 +118,9 @@ pub struct BatchNorm<const D: usize> {
     pub running_mean: Tensor,
     /// Running variance `[C]` (a buffer).
     pub running_var: Tensor,
-    /// Batches seen in training, an i64 scalar buffer.
+    /// Batches seen in training: an i64 scalar buffer that stays on the CPU wherever the
+    /// module moves (a host-side counter; GPU backends may lack i64 arithmetic), and is read
+    /// without a device sync for the cumulative average.
     pub num_batches_tracked: Tensor,
     momentum: Option<f64>,
     eps: f64,
@@ -165,7 +167,7 @@ impl<const D: usize> BatchNorm<D> {
             bias: param(&[channels], dtype, device)?,
             running_mean: Tensor::zeros([channels], dtype, device)?,
             running_var: Tensor::ones([channels], dtype, device)?,
-            num_batches_tracked: Tensor::zeros([], DType::I64, device)?,
+            num_batches_tracked: Tensor::zeros([], DType::I64, &Device::cpu())?,
             momentum,
             eps,
             mode: Mode::default(),
@@ -246,6 +248,6 @@ impl<const D: usize> Module for BatchNorm<D> {
         v.param("bias", &mut self.bias);
         v.buffer("running_mean", &mut self.running_mean);
         v.buffer("running_var", &mut self.running_var);
-        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+        // num_batches_tracked stays on the host (see the field).
     }
 }

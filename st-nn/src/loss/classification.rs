@@ -2,7 +2,7 @@
 //! [`BceWithLogitsLoss`].
 
 use super::reduction::{same_shape, Reduction};
-use st_core::{DType, Error, Result, Tensor};
+use st_core::{DType, Device, Error, Result, Tensor};
 
 /// Cross entropy of logits `[N, C]` (or `[C]`) against class indices `[N]` (or a scalar) or
 /// class probabilities of the logits' shape (`nn.CrossEntropyLoss`).
@@ -34,28 +34,6 @@ pub struct NllLoss {
     pub reduction: Reduction,
 }
 
-/// Binary cross entropy of probabilities (`nn.BCELoss`); logs are clamped at -100 as in
-/// PyTorch, so a probability of exactly 0 or 1 gives a finite loss.
-#[derive(Clone, Default)]
-pub struct BceLoss {
-    /// A weight broadcast against the per-element losses.
-    pub weight: Option<Tensor>,
-    /// How the per-element losses are combined.
-    pub reduction: Reduction,
-}
-
-/// Binary cross entropy of logits (`nn.BCEWithLogitsLoss`), computed stably as
-/// `max(x, 0) - x·t + log(1 + e^-|x|)`, with `pos_weight` scaling the positive term.
-#[derive(Clone, Default)]
-pub struct BceWithLogitsLoss {
-    /// A weight broadcast against the per-element losses.
-    pub weight: Option<Tensor>,
-    /// A weight of positive examples per class, broadcast along the last dimension.
-    pub pos_weight: Option<Tensor>,
-    /// How the per-element losses are combined.
-    pub reduction: Reduction,
-}
-
 /// `[C]` and a scalar target become `[1, C]` and `[1]`; anything else must be `[N, C]`/`[N]`.
 fn batch(op: &'static str, input: &Tensor, target: &Tensor) -> Result<(Tensor, Tensor)> {
     match (input.rank(), target.rank()) {
@@ -82,15 +60,22 @@ fn check_weight(op: &'static str, weight: Option<&Tensor>, classes: usize) -> Re
     }
 }
 
-/// Per-sample `-w[t]·logp[t]` of `logp [N, C]` and the per-sample weights `w[t]` (zero where
-/// the target is ignored).
+/// What [`picked`] returns: per-sample `-w[t]·logp[t]`, the per-sample weights `w[t]` (zero
+/// where ignored) and, with `ignore_index`, the keep mask (1 where not ignored).
+struct Picked {
+    losses: Tensor,
+    weights: Tensor,
+    keep: Option<Tensor>,
+}
+
+/// Gathers the target log-probabilities of `logp [N, C]`.
 fn picked(
     op: &'static str,
     logp: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore: Option<i64>,
-) -> Result<(Tensor, Tensor)> {
+) -> Result<Picked> {
     if !target.dtype().is_int() {
         return Err(Error::DTypeMismatch {
             op,
@@ -101,15 +86,17 @@ fn picked(
     }
     let (safe, keep) = match ignore {
         Some(i) => {
-            let ignored = target.eq_scalar(i as f64)?;
-            (
-                target.masked_fill(&ignored, 0.0)?,
-                Some(ignored.logical_not()?),
-            )
+            // The N class indices are masked on the host: GPU backends may lack i64
+            // arithmetic (WGSL has no i64); they go back as indices and a float mask.
+            let dev = logp.device();
+            let t = target.to(&Device::cpu())?;
+            let ignored = t.eq_scalar(i as f64)?;
+            let safe = t.masked_fill(&ignored, 0.0)?.to_dtype(DType::I64)?;
+            let keep = ignored.logical_not()?.to_dtype(logp.dtype())?;
+            (safe.to(&dev)?, Some(keep.to(&dev)?))
         }
-        None => (target.clone(), None),
+        None => (target.to_dtype(DType::I64)?, None),
     };
-    let safe = safe.to_dtype(DType::I64)?;
     let nll = logp
         .gather(1, &safe.unsqueeze(1)?)?
         .squeeze(Some(1))?
@@ -118,10 +105,14 @@ fn picked(
         Some(w) => w.to_dtype(logp.dtype())?.index_select(0, &safe)?,
         None => Tensor::ones(safe.shape().clone(), logp.dtype(), &logp.device())?,
     };
-    if let Some(k) = keep {
-        w = w.mul(&k.to_dtype(logp.dtype())?)?;
+    if let Some(k) = &keep {
+        w = w.mul(k)?;
     }
-    Ok((nll.mul(&w)?, w))
+    Ok(Picked {
+        losses: nll.mul(&w)?,
+        weights: w,
+        keep,
+    })
 }
 
 fn reduce_weighted(r: Reduction, losses: &Tensor, w: &Tensor) -> Result<Tensor> {
@@ -141,8 +132,8 @@ impl NllLoss {
     pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
         let (x, t) = batch("NLLLoss", input, target)?;
         check_weight("NLLLoss", self.weight.as_ref(), x.dims()[1])?;
-        let (l, w) = picked("NLLLoss", &x, &t, self.weight.as_ref(), self.ignore_index)?;
-        reduce_weighted(self.reduction, &l, &w)
+        let p = picked("NLLLoss", &x, &t, self.weight.as_ref(), self.ignore_index)?;
+        reduce_weighted(self.reduction, &p.losses, &p.weights)
     }
 }
 
@@ -173,8 +164,8 @@ impl CrossEntropyLoss {
         let c = x.dims()[1];
         check_weight(OP, self.weight.as_ref(), c)?;
         let logp = x.log_softmax(1)?;
-        let (nll, w) = picked(OP, &logp, &t, self.weight.as_ref(), self.ignore_index)?;
-        let nll = reduce_weighted(self.reduction, &nll, &w)?;
+        let p = picked(OP, &logp, &t, self.weight.as_ref(), self.ignore_index)?;
+        let nll = reduce_weighted(self.reduction, &p.losses, &p.weights)?;
         if eps == 0.0 {
             return Ok(nll);
         }
@@ -185,11 +176,11 @@ impl CrossEntropyLoss {
             None => logp.clone(),
         };
         let mut smooth = wl.sum(&[1], false)?.neg()?;
-        if let Some(i) = self.ignore_index {
-            smooth = smooth.masked_fill(&t.eq_scalar(i as f64)?, 0.0)?;
+        if let Some(k) = &p.keep {
+            smooth = smooth.mul(k)?;
         }
         let smooth = match self.reduction {
-            Reduction::Mean => smooth.sum_all()?.div(&w.sum_all()?)?,
+            Reduction::Mean => smooth.sum_all()?.div(&p.weights.sum_all()?)?,
             other => other.apply(&smooth)?,
         };
         nll.mul_scalar(1.0 - eps)?
@@ -232,62 +223,5 @@ impl CrossEntropyLoss {
         let per_sample = terms.sum(&[1], false)?.neg()?;
         // With probabilities the mean divides by N, whatever the weights (as PyTorch).
         self.reduction.apply(&per_sample)
-    }
-}
-
-impl BceLoss {
-    /// The loss of probabilities `input` in [0, 1] against `target` (same shape).
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] when the shapes differ.
-    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
-        same_shape("BCELoss", input, target)?;
-        let log_p = input.log()?.clamp(Some(-100.0), None)?;
-        let log_q = input
-            .neg()?
-            .add_scalar(1.0)?
-            .log()?
-            .clamp(Some(-100.0), None)?;
-        let q_t = target.neg()?.add_scalar(1.0)?;
-        let mut l = target.mul(&log_p)?.add(&q_t.mul(&log_q)?)?.neg()?;
-        if let Some(w) = &self.weight {
-            l = l.mul(w)?;
-        }
-        self.reduction.apply(&l)
-    }
-}
-
-impl BceWithLogitsLoss {
-    /// The loss of logits `input` against `target` (same shape).
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] when the shapes differ.
-    pub fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
-        same_shape("BCEWithLogitsLoss", input, target)?;
-        // softplus(-x) = log(1 + e^-|x|) + max(-x, 0), without overflow.
-        let sp_neg = input
-            .abs()?
-            .neg()?
-            .exp()?
-            .add_scalar(1.0)?
-            .log()?
-            .add(&input.neg()?.relu()?)?;
-        let mut l = match &self.pos_weight {
-            // (1 - t)·x + (1 + (pw - 1)·t)·softplus(-x)
-            Some(pw) => {
-                let coef = pw.sub_scalar(1.0)?.mul(target)?.add_scalar(1.0)?;
-                target
-                    .neg()?
-                    .add_scalar(1.0)?
-                    .mul(input)?
-                    .add(&coef.mul(&sp_neg)?)?
-            }
-            // x - x·t + softplus(-x)
-            None => input.sub(&input.mul(target)?)?.add(&sp_neg)?,
-        };
-        if let Some(w) = &self.weight {
-            l = l.mul(w)?;
-        }
-        self.reduction.apply(&l)
     }
 }

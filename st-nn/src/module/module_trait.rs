@@ -9,8 +9,8 @@ use st_core::{DType, Device, Error, Result, Tensor};
 ///
 /// Implementors write [`forward`](Module::forward) and the two walks: [`visit`](Module::visit)
 /// reports parameters, buffers, the training [`Mode`](super::Mode) and children in declaration
-/// order, and [`visit_mut`](Module::visit_mut) visits the same tensors in the same order with
-/// mutable access. Everything else is provided.
+/// order, and [`visit_mut`](Module::visit_mut) visits the same tensors (by the same names)
+/// with mutable access. Everything else is provided.
 ///
 /// ```
 /// use st_core::{Result, Tensor};
@@ -47,7 +47,9 @@ pub trait Module: Send + Sync {
     /// Reports this module's parameters, buffers, training flag and children.
     fn visit(&self, v: &mut Visitor<'_>);
 
-    /// Visits the same tensors as [`visit`](Module::visit), in the same order, mutably.
+    /// Visits, mutably and under the same names, the tensors of [`visit`](Module::visit)
+    /// that move with the module in [`to`](Module::to) and [`to_dtype`](Module::to_dtype).
+    /// A tensor it leaves out stays where it is (BatchNorm's host-side batch counter).
     fn visit_mut(&mut self, v: &mut VisitorMut<'_>);
 
     /// Every parameter and buffer with its dotted name and slot, in declaration order.
@@ -190,19 +192,26 @@ pub trait Module: Send + Sync {
     }
 }
 
-/// Computes `f(t)` for every tensor, then installs the results, keeping `requires_grad`.
+/// Computes `f(t)` for every tensor that [`Module::visit_mut`] visits, then installs the
+/// results by name, keeping `requires_grad`: all or none.
 fn replace_all<M: Module + ?Sized>(m: &mut M, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<()> {
-    let mut new = Vec::new();
-    for (_, t, _) in m.named_tensors() {
+    let mut movable = std::collections::HashSet::new();
+    m.visit_mut(&mut VisitorMut::new(&mut |name, _, _| {
+        movable.insert(name.to_string());
+    }));
+    let mut new = std::collections::HashMap::new();
+    for (name, t, _) in m.named_tensors() {
+        if !movable.contains(&name) {
+            continue;
+        }
         let n = f(&t)?.detach();
         if t.requires_grad() {
             n.set_requires_grad(true)?;
         }
-        new.push(n);
+        new.insert(name, n);
     }
-    let mut it = new.into_iter();
-    m.visit_mut(&mut VisitorMut::new(&mut |_, t, _| {
-        if let Some(n) = it.next() {
+    m.visit_mut(&mut VisitorMut::new(&mut |name, t, _| {
+        if let Some(n) = new.remove(name) {
             *t = n;
         }
     }));

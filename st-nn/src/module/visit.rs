@@ -106,8 +106,8 @@ impl<'a> Visitor<'a> {
 
 /// A walk that may replace each tensor of a module tree (`to(device)`, `to_dtype`).
 ///
-/// It visits tensors in the same order as [`Visitor`], so a caller can compute every
-/// replacement first with a read-only walk and then install them, all or none.
+/// It names tensors as [`Visitor`] does, so a caller can compute every replacement first
+/// with a read-only walk and then install them by name, all or none.
 pub struct VisitorMut<'a> {
     prefix: String,
     f: &'a mut dyn FnMut(&str, &mut Tensor, Slot),

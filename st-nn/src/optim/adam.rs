@@ -183,6 +183,10 @@ impl Optimizer for Adam {
                 if self.decoupled && group.weight_decay != 0.0 {
                     p.mul_(&sc.get(WD, 1.0 - group.lr * group.weight_decay, p)?)?;
                 }
+                if l2 && st.decayed.is_none() {
+                    // Weight decay turned on after the first step (or by a loaded state).
+                    st.decayed = Some(Tensor::zeros_like(p)?);
+                }
                 let d = match (&st.decayed, l2) {
                     (Some(d), true) => {
                         d.copy_(p)?;

@@ -119,19 +119,24 @@ impl Trainer<'_> {
         let epoch = meta["epoch"]
             .as_u64()
             .ok_or_else(|| bad(path, "no epoch"))? as usize;
-        // Check the model first: load_state_dict validates every key before writing.
+        // Check everything that can fail before writing anything: the scheduler state, then
+        // the model (load_state_dict validates every key first), then the optimizer (whose
+        // load is all or none); the model is rolled back if the optimizer refuses.
+        match (&self.scheduler, &sched) {
+            (Some(s), Some(state)) => {
+                s.check_state(state)?;
+            }
+            (Some(_), None) => return Err(bad(path, "the checkpoint has no scheduler state")),
+            _ => {}
+        }
         let backup = self.model.state_dict().deep_clone()?;
         self.model.load_state_dict(&model_sd, true)?;
-        let restored = self.optimizer.load_state_dict(&opt).and_then(|()| {
-            match (&mut self.scheduler, sched) {
-                (Some(s), Some(state)) => s.load_state_dict(&state, &mut *self.optimizer),
-                (Some(_), None) => Err(bad(path, "the checkpoint has no scheduler state")),
-                _ => Ok(()),
-            }
-        });
-        if let Err(e) = restored {
+        if let Err(e) = self.optimizer.load_state_dict(&opt) {
             self.model.load_state_dict(&backup, true)?;
             return Err(e);
+        }
+        if let (Some(s), Some(state)) = (&mut self.scheduler, sched) {
+            s.load_state_dict(&state, &mut *self.optimizer)?;
         }
         self.epoch = epoch;
         self.best = meta["best"].as_f64();
