@@ -11,6 +11,7 @@ Needs `torch` (any recent CPU or CUDA build; only the CPU is used). Not run in C
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -96,6 +97,41 @@ def case_conv2d(shapes):
     return lambda: F.conv2d(x, w, None, stride=1, padding=1)
 
 
+def train_step(model, shapes):
+    """One SGD-momentum step of `model` on a fixed batch: forward, cross entropy, backward,
+    step (the st-bench case of the same name)."""
+    x = randn(shapes[0], 17)
+    y = torch.randint(0, 10, (shapes[0][0],), generator=torch.Generator().manual_seed(18))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def case_mlp(shapes):
+    torch.manual_seed(1)
+    nn = torch.nn
+    return train_step(nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)), shapes)
+
+
+def case_cnn(shapes):
+    torch.manual_seed(1)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    return train_step(model, shapes)
+
+
 def matmul(name, n):
     return (name, [[n, n], [n, n]], ("gflops", 2.0 * n**3), case_matmul)
 
@@ -123,6 +159,9 @@ CASES = [
         ("gflops", 2.0 * 8 * 64 * 64 * 3 * 3 * 56 * 56),
         case_conv2d,
     ),
+    ("mlp_train_step_f32_bs64", [[64, 784]], ("samples_per_sec", 64.0), case_mlp),
+    ("mlp_train_step_f32_bs256", [[256, 784]], ("samples_per_sec", 256.0), case_mlp),
+    ("cnn_train_step_f32_bs32", [[32, 1, 28, 28]], ("samples_per_sec", 32.0), case_cnn),
 ]
 
 
@@ -150,26 +189,28 @@ def main():
     torch.set_num_threads(threads)
     threads = torch.get_num_threads()
 
-    with torch.inference_mode():
-        for name, shapes, (key, work), build in cases:
+    for name, shapes, (key, work), build in cases:
+        # Training steps need autograd; every other case runs without it.
+        mode = contextlib.nullcontext() if key == "samples_per_sec" else torch.inference_mode()
+        with mode:
             fn = build(shapes)
             sec = measure(fn, args.min_time)
-            ns = sec * 1e9
-            rate = work / ns
-            if args.json:
-                rec = {
-                    "name": name,
-                    "backend": "torch-cpu",
-                    "dtype": "f32",
-                    "shape": shapes,
-                    "threads": threads,
-                    "median_ns": round(ns, 1),
-                    key: round(rate, 3),
-                }
-                print(json.dumps(rec), flush=True)
-            else:
-                unit = "GFLOP/s" if key == "gflops" else "GB/s"
-                print(f"{name:<28} {threads:>4} thr  {ns:>12.1f} ns  {rate:>9.2f} {unit}", flush=True)
+        ns = sec * 1e9
+        rate = work * 1e9 / ns if key == "samples_per_sec" else work / ns
+        if args.json:
+            rec = {
+                "name": name,
+                "backend": "torch-cpu",
+                "dtype": "f32",
+                "shape": shapes,
+                "threads": threads,
+                "median_ns": round(ns, 1),
+                key: round(rate, 3),
+            }
+            print(json.dumps(rec), flush=True)
+        else:
+            unit = {"gflops": "GFLOP/s", "gbps": "GB/s"}.get(key, "samples/s")
+            print(f"{name:<28} {threads:>4} thr  {ns:>12.1f} ns  {rate:>9.2f} {unit}", flush=True)
     return 0
 
 

@@ -63,7 +63,7 @@ pub struct Case {
     pub shapes: Vec<Vec<usize>>,
     /// Work per call.
     pub work: Work,
-    build: fn(&Case, &Device) -> Result<Runner>,
+    pub(crate) build: fn(&Case, &Device) -> Result<Runner>,
 }
 
 impl Case {
@@ -96,7 +96,7 @@ fn inputs(case: &Case, device: &Device) -> Result<Vec<Tensor>> {
 /// Wraps a computation into a [`Runner`] that syncs the device inside the timed region: on
 /// WGPU, `Device::sync` blocks until every submitted dispatch has finished (`Device::poll` with
 /// `wait_indefinitely`), so the time includes the GPU work, not only its submission.
-fn runner(device: &Device, mut op: impl FnMut() -> Result<Tensor> + 'static) -> Runner {
+pub(crate) fn runner(device: &Device, mut op: impl FnMut() -> Result<Tensor> + 'static) -> Runner {
     let device = *device;
     Box::new(move || {
         let y = op()?;
@@ -255,6 +255,7 @@ pub fn all_cases() -> Vec<Case> {
             build: build_conv2d,
         },
     ];
+    cases.extend(crate::train_cases::cases());
     if !st_core::events::OP_EVENTS_ENABLED {
         cases.retain(|c| c.name != "add_f32_1_subscribed");
     }
@@ -280,6 +281,9 @@ mod tests {
             "sum_f32_16m",
             "softmax_f32_1024x1024",
             "conv2d_f32_n8_c64_h56_k3",
+            "mlp_train_step_f32_bs64",
+            "mlp_train_step_f32_bs256",
+            "cnn_train_step_f32_bs32",
         ] {
             assert!(names.contains(&required), "missing case {required}");
         }

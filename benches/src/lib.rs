@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod cases;
+pub mod train_cases;
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -124,6 +125,8 @@ pub enum Work {
     Flops(f64),
     /// Bytes moved per call (reported as GB/s, 10⁹ bytes).
     Bytes(f64),
+    /// Training samples per call (reported as samples/s).
+    Samples(f64),
 }
 
 impl Work {
@@ -143,12 +146,14 @@ impl Work {
         Work::Bytes(numel as f64 * bytes_per_elem as f64)
     }
 
-    /// The JSON key and value for a call taking `ns` nanoseconds (`gflops` or `gbps`).
+    /// The JSON key and value for a call taking `ns` nanoseconds (`gflops`, `gbps` or
+    /// `samples_per_sec`).
     pub fn rate(&self, ns: f64) -> (&'static str, f64) {
         match *self {
             // FLOP per nanosecond is GFLOP per second; bytes per ns is GB/s.
             Work::Flops(f) => ("gflops", f / ns),
             Work::Bytes(b) => ("gbps", b / ns),
+            Work::Samples(n) => ("samples_per_sec", n * 1e9 / ns),
         }
     }
 }
@@ -192,7 +197,11 @@ impl Record {
     /// One human-readable line: name, backend, threads, median time with a unit, throughput.
     pub fn to_text(&self) -> String {
         let (key, rate) = self.work.rate(self.median_ns);
-        let unit = if key == "gflops" { "GFLOP/s" } else { "GB/s" };
+        let unit = match key {
+            "gflops" => "GFLOP/s",
+            "gbps" => "GB/s",
+            _ => "samples/s",
+        };
         format!(
             "{:<28} {:<5} {:>4} thr  {:>12}  {:>9.2} {unit}",
             self.name,

@@ -7,6 +7,7 @@
 //!   (`layers.0.weight`), `train`/`eval`, `to(device)`, `zero_grad`, `state_dict` and
 //!   `load_state_dict`; containers [`Sequential`] and [`ModuleList`].
 //! - [`layers`]: Linear, Conv2d, pooling, Flatten, Embedding, LayerNorm, BatchNorm, Dropout,
+//!   MultiheadAttention,
 //!   activations, each initialised as PyTorch does through [`init`].
 //! - [`loss`]: MSE, L1, SmoothL1, CrossEntropy, NLL, BCE, BCEWithLogits.
 //! - [`optim`]: SGD, Adam, AdamW, RMSprop, Adagrad with parameter groups and gradient clipping;

@@ -1,6 +1,7 @@
 //! Layers with PyTorch's parameter shapes, defaults and initialisation.
 
 mod activation;
+mod attention;
 mod conv;
 mod dropout;
 mod embedding;
@@ -9,6 +10,7 @@ mod norm;
 mod pool;
 
 pub use activation::{Gelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Tanh};
+pub use attention::MultiheadAttention;
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
