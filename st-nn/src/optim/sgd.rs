@@ -120,35 +120,51 @@ impl Optimizer for Sgd {
                 };
                 let d = &st.scratch;
                 let lr = self.scalars.get(LR, group.lr, p)?;
-                if group.weight_decay != 0.0 {
+                // `u` is the gradient with weight decay: the scratch buffer when there is any,
+                // else the gradient itself (read, never written: it is the user's).
+                let decayed = group.weight_decay != 0.0;
+                if decayed {
                     d.copy_(p)?;
                     d.mul_(&self.scalars.get(WD, group.weight_decay, p)?)?;
                     d.add_(&g)?;
-                } else {
-                    d.copy_(&g)?;
                 }
-                if c.momentum != 0.0 {
-                    let mom = self.scalars.get(MOM, c.momentum, p)?;
-                    match &st.momentum {
-                        None => st.momentum = Some(d.copy()?),
-                        Some(b) => {
-                            b.mul_(&mom)?;
-                            if c.dampening != 0.0 {
-                                d.mul_(&self.scalars.get(DAMP, 1.0 - c.dampening, p)?)?;
+                let u = if decayed { d } else { &g };
+                if c.momentum == 0.0 {
+                    if !decayed {
+                        d.copy_(&g)?;
+                    }
+                    d.mul_(&lr)?;
+                    p.sub_(d)?;
+                    continue;
+                }
+                let mom = self.scalars.get(MOM, c.momentum, p)?;
+                match &st.momentum {
+                    None => st.momentum = Some(u.copy()?),
+                    Some(b) => {
+                        b.mul_(&mom)?;
+                        if c.dampening != 0.0 {
+                            if !decayed {
+                                d.copy_(&g)?;
                             }
+                            d.mul_(&self.scalars.get(DAMP, 1.0 - c.dampening, p)?)?;
                             b.add_(d)?;
+                        } else {
+                            b.add_(u)?;
                         }
                     }
-                    let b = st.momentum.as_ref().expect("set above");
-                    if c.nesterov {
-                        // p -= lr·d + lr·momentum·b, in two in-place passes.
-                        d.mul_(&lr)?;
-                        p.sub_(d)?;
-                        d.copy_(b)?;
-                        d.mul_(&mom)?;
-                    } else {
-                        d.copy_(b)?;
+                }
+                let b = st.momentum.as_ref().expect("set above");
+                if c.nesterov {
+                    // p -= lr·u + lr·momentum·b, in two in-place passes (no dampening here).
+                    if !decayed {
+                        d.copy_(&g)?;
                     }
+                    d.mul_(&lr)?;
+                    p.sub_(d)?;
+                    d.copy_(b)?;
+                    d.mul_(&mom)?;
+                } else {
+                    d.copy_(b)?;
                 }
                 d.mul_(&lr)?;
                 p.sub_(d)?;

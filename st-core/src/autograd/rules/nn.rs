@@ -36,19 +36,38 @@ pub(super) fn matmul(a: &Tensor, b: &Tensor, g: &Tensor) -> Result<Vec<Option<Te
     let mut g_dims = batch.dims().to_vec();
     g_dims.extend_from_slice(&[a2.dims()[ra - 2], b2.dims()[rb - 1]]);
     let g2 = g.reshape_to(&Shape::new(&g_dims))?;
+    // For plain matrices, each gradient is produced in its operand's memory order (PyTorch's
+    // layout contract): for a transposed view such as a linear layer's `w.t()`, `(gᵀ a)ᵀ`
+    // instead of `aᵀ g`, so the transpose's own backward hands back a contiguous gradient
+    // and the leaf's accumulation copies nothing.
+    let plain = a2.rank() == 2 && b2.rank() == 2;
     let ga = if a.requires_grad() {
-        let d = g2.matmul(&b2.transpose(-2, -1)?)?;
+        let d = if plain && column_major(&a2) {
+            b2.matmul(&g2.transpose(-2, -1)?)?.transpose(-2, -1)?
+        } else {
+            g2.matmul(&b2.transpose(-2, -1)?)?
+        };
         Some(sum_to_shape(&d, a2.shape())?.reshape_to(a.shape())?)
     } else {
         None
     };
     let gb = if b.requires_grad() {
-        let d = a2.transpose(-2, -1)?.matmul(&g2)?;
+        let d = if plain && column_major(&b2) {
+            g2.transpose(-2, -1)?.matmul(&a2)?.transpose(-2, -1)?
+        } else {
+            a2.transpose(-2, -1)?.matmul(&g2)?
+        };
         Some(sum_to_shape(&d, b2.shape())?.reshape_to(b.shape())?)
     } else {
         None
     };
     Ok(vec![ga, gb])
+}
+
+/// Whether the matrix `t` is a transposed contiguous matrix (`w.t()`).
+fn column_major(t: &Tensor) -> bool {
+    let (d, s) = (t.dims(), t.strides());
+    d.len() == 2 && d[0] > 1 && d[1] > 1 && s[0] == 1 && s[1] == d[0] as isize
 }
 
 /// Gradients of `y = conv2d(x, w)` (no bias: the bias is a separate broadcast add).
