@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod case;
 pub mod cases;
 pub mod train_cases;
 

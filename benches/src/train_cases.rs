@@ -1,7 +1,7 @@
 //! Training-step cases (issue 11): one call is forward, cross entropy, backward and an SGD
 //! step with momentum, as in `peers/torch_cpu.py`'s cases of the same names.
 
-use crate::cases::{randn, runner, Case, Runner};
+use crate::case::{randn, runner, Case, Runner};
 use crate::Work;
 use st_core::{manual_seed, DType, Device, Generator, Result, Tensor};
 use st_nn::layers::{Conv2d, Conv2dConfig, Flatten, Linear, MaxPool2d, Relu};
