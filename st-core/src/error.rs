@@ -163,37 +163,46 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
-    /// A state dict that does not fit a module (`load_state_dict`): keys the module has and
-    /// the state lacks, keys the module lacks, and keys whose shapes differ.
-    #[error(
-        "load_state_dict: {}",
-        state_dict_detail(missing, unexpected, mismatched)
-    )]
-    StateDict {
-        /// Keys of the module that the state dict lacks.
-        missing: Vec<String>,
-        /// Keys of the state dict that the module lacks.
-        unexpected: Vec<String>,
-        /// `name: checkpoint [..], model [..]` for each key whose shapes differ.
-        mismatched: Vec<String>,
-    },
+    /// A state dict that does not fit a module or optimizer (`load_state_dict`): the keys it
+    /// lacks, the keys it has too many of, and the keys whose shapes differ.
+    #[error("load_state_dict: {0}")]
+    StateDict(Box<StateDictMismatch>),
     /// A state that should be impossible; reaching it is a bug in SpiralTorch.
     #[error("internal error (please report): {0}")]
     Internal(String),
 }
 
-fn state_dict_detail(missing: &[String], unexpected: &[String], mismatched: &[String]) -> String {
-    let mut parts = Vec::new();
-    for (what, keys) in [
-        ("missing keys", missing),
-        ("unexpected keys", unexpected),
-        ("size mismatch", mismatched),
-    ] {
-        if !keys.is_empty() {
-            parts.push(format!("{what}: {}", keys.join(", ")));
+/// What does not fit in a state dict ([`Error::StateDict`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateDictMismatch {
+    /// Keys of the module that the state dict lacks.
+    pub missing: Vec<String>,
+    /// Keys of the state dict that the module lacks.
+    pub unexpected: Vec<String>,
+    /// `name: checkpoint [..], model [..]` for each key whose shapes differ.
+    pub mismatched: Vec<String>,
+}
+
+impl std::fmt::Display for StateDictMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (what, keys) in [
+            ("missing keys", &self.missing),
+            ("unexpected keys", &self.unexpected),
+            ("size mismatch", &self.mismatched),
+        ] {
+            if !keys.is_empty() {
+                write!(
+                    f,
+                    "{}{what}: {}",
+                    if first { "" } else { "; " },
+                    keys.join(", ")
+                )?;
+                first = false;
+            }
         }
+        Ok(())
     }
-    parts.join("; ")
 }
 
 impl Error {
@@ -209,6 +218,20 @@ impl Error {
     }
 
     /// An [`Error::InvalidArgument`] for `op`.
+    /// [`Error::StateDict`] of the three key lists.
+    pub fn state_dict(
+        missing: Vec<String>,
+        unexpected: Vec<String>,
+        mismatched: Vec<String>,
+    ) -> Self {
+        Error::StateDict(Box::new(StateDictMismatch {
+            missing,
+            unexpected,
+            mismatched,
+        }))
+    }
+
+    /// [`Error::InvalidArgument`] naming `op`.
     pub fn invalid(op: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             op,

@@ -336,11 +336,7 @@ impl LrScheduler {
             .cloned()
             .collect();
         if !missing.is_empty() || !extra.is_empty() {
-            return Err(Error::StateDict {
-                missing,
-                unexpected: extra,
-                mismatched: vec![],
-            });
+            return Err(Error::state_dict(missing, extra, vec![]));
         }
         Ok((last.unwrap_or(0.0) as usize, bases))
     }

@@ -324,11 +324,7 @@ fn state_dict_round_trips_through_bytes_exactly() {
 
 fn state_dict_error(e: Error) -> (Vec<String>, Vec<String>, Vec<String>) {
     match e {
-        Error::StateDict {
-            missing,
-            unexpected,
-            mismatched,
-        } => (missing, unexpected, mismatched),
+        Error::StateDict(m) => (m.missing, m.unexpected, m.mismatched),
         other => panic!("expected Error::StateDict, got {other:?}"),
     }
 }

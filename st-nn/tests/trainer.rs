@@ -474,10 +474,11 @@ fn bad_resumes_are_errors_and_change_nothing() {
     let mut n = Trainer::new(&narrow, adam(&narrow, 0.05), ce, quiet(2));
     let e = assert_resume_fails_cleanly(&mut n, &narrow, &good);
     match e {
-        Error::StateDict { mismatched, .. } => {
+        Error::StateDict(m) => {
             assert!(
-                mismatched.iter().any(|k| k.starts_with("0.weight")),
-                "{mismatched:?}"
+                m.mismatched.iter().any(|k| k.starts_with("0.weight")),
+                "{:?}",
+                m.mismatched
             )
         }
         other => panic!("expected Error::StateDict, got {other:?}"),

@@ -147,11 +147,11 @@ pub(super) fn load(
         .map(str::to_string)
         .collect();
     if !mismatched.is_empty() || (strict && !(missing.is_empty() && unexpected.is_empty())) {
-        return Err(Error::StateDict {
-            missing: if strict { missing } else { Vec::new() },
-            unexpected: if strict { unexpected } else { Vec::new() },
+        return Err(Error::state_dict(
+            if strict { missing } else { Vec::new() },
+            if strict { unexpected } else { Vec::new() },
             mismatched,
-        });
+        ));
     }
     // Move and cast first, so a failing conversion writes nothing.
     let _g = no_grad();

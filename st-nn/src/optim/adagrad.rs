@@ -199,11 +199,9 @@ impl Optimizer for Adagrad {
                 continue;
             }
             let s = Adagrad::fresh(p, 0.0)?;
-            let t = e.get("sum").ok_or_else(|| Error::StateDict {
-                missing: vec![format!("state {i}.sum")],
-                unexpected: vec![],
-                mismatched: vec![],
-            })?;
+            let t = e
+                .get("sum")
+                .ok_or_else(|| Error::state_dict(vec![format!("state {i}.sum")], vec![], vec![]))?;
             s.sum.copy_(&t.to(&p.device())?.to_dtype(p.dtype())?)?;
             let step = match e.get("step") {
                 Some(t) => t

@@ -289,11 +289,11 @@ impl Optimizer for Adam {
             let take = |k: &str, dst: &Tensor| -> Result<()> {
                 match e.get(k) {
                     Some(t) => dst.copy_(&t.to(&p.device())?.to_dtype(p.dtype())?),
-                    None => Err(Error::StateDict {
-                        missing: vec![format!("state {i}.{k}")],
-                        unexpected: vec![],
-                        mismatched: vec![],
-                    }),
+                    None => Err(Error::state_dict(
+                        vec![format!("state {i}.{k}")],
+                        vec![],
+                        vec![],
+                    )),
                 }
             };
             take("exp_avg", &s.exp_avg)?;

@@ -161,13 +161,13 @@ pub(crate) fn load_groups(
     let sizes: Vec<usize> = groups.iter().map(|g| g.params.len()).collect();
     let given: Vec<usize> = state.param_groups.iter().map(|g| g.params.len()).collect();
     if sizes != given {
-        return Err(Error::StateDict {
-            missing: vec![],
-            unexpected: vec![],
-            mismatched: vec![format!(
+        return Err(Error::state_dict(
+            vec![],
+            vec![],
+            vec![format!(
                 "param_groups: optimizer has groups of {sizes:?} parameters, state has {given:?}"
             )],
-        });
+        ));
     }
     let params: Vec<&Tensor> = groups.iter().flat_map(|g| &g.params).collect();
     let mut bad = Vec::new();
@@ -192,11 +192,7 @@ pub(crate) fn load_groups(
         }
     }
     if !bad.is_empty() {
-        return Err(Error::StateDict {
-            missing: vec![],
-            unexpected: vec![],
-            mismatched: bad,
-        });
+        return Err(Error::state_dict(vec![], vec![], bad));
     }
     let options = state
         .param_groups

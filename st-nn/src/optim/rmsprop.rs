@@ -242,10 +242,8 @@ impl Optimizer for RmsProp {
                 ("momentum_buffer", s.momentum_buffer.as_ref()),
             ] {
                 let Some(dst) = dst else { continue };
-                let t = e.get(k).ok_or_else(|| Error::StateDict {
-                    missing: vec![format!("state {i}.{k}")],
-                    unexpected: vec![],
-                    mismatched: vec![],
+                let t = e.get(k).ok_or_else(|| {
+                    Error::state_dict(vec![format!("state {i}.{k}")], vec![], vec![])
                 })?;
                 dst.copy_(&t.to(&p.device())?.to_dtype(p.dtype())?)?;
             }
