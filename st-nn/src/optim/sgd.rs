@@ -153,7 +153,11 @@ impl Optimizer for Sgd {
                         }
                     }
                 }
-                let b = st.momentum.as_ref().expect("set above");
+                let Some(b) = st.momentum.as_ref() else {
+                    return Err(Error::Internal(
+                        "SGD: momentum buffer missing after its first step".into(),
+                    ));
+                };
                 if c.nesterov {
                     // p -= lr·u + lr·momentum·b, in two in-place passes (no dampening here).
                     if !decayed {
